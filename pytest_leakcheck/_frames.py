@@ -1,0 +1,187 @@
+"""Stacks: captured cheaply, walked down await chains, and printed for people.
+
+A captured stack is a tuple of :class:`FrameRecord` (no source lines, no
+frame objects kept alive): capture happens on every ``Thread.start()`` and
+task creation while checking is on, so it must cost a frame walk and nothing
+more. Source lines are looked up only when a report is printed.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from types import FrameType
+from typing import Any, NamedTuple
+
+__all__ = [
+    "FrameRecord",
+    "await_chain",
+    "capture_stack",
+    "format_stack",
+    "frame_stack",
+    "waiting_on",
+]
+
+#: How many frames a captured creation site keeps (innermost ones win).
+CAPTURE_LIMIT = 64
+
+
+class FrameRecord(NamedTuple):
+    """One frame of a stack: enough to print it and to match ignore rules."""
+
+    filename: str
+    lineno: int
+    module: str
+    qualname: str
+
+    @property
+    def function(self) -> str:
+        """``module.qualname``, the name ignore rules match against."""
+        return f"{self.module}.{self.qualname}" if self.module else self.qualname
+
+
+def _record(frame: FrameType) -> FrameRecord:
+    code = frame.f_code
+    qualname: str = getattr(code, "co_qualname", code.co_name)
+    module = frame.f_globals.get("__name__", "")
+    lineno = frame.f_lineno
+    return FrameRecord(
+        code.co_filename,
+        lineno if lineno is not None else code.co_firstlineno,
+        module if isinstance(module, str) else "",
+        qualname,
+    )
+
+
+def frame_stack(frame: FrameType | None, limit: int = CAPTURE_LIMIT) -> tuple[FrameRecord, ...]:
+    """The stack ending at *frame*, outermost first (traceback order)."""
+    records: list[FrameRecord] = []
+    while frame is not None and len(records) < limit:
+        records.append(_record(frame))
+        frame = frame.f_back
+    records.reverse()
+    return tuple(records)
+
+
+def capture_stack(skip: int = 0) -> tuple[FrameRecord, ...]:
+    """The caller's stack, minus *skip* frames of instrumentation."""
+    return frame_stack(sys._getframe(skip + 1))
+
+
+def _next_awaitable(obj: Any) -> Any:
+    for attr in ("cr_await", "gi_yieldfrom", "ag_await"):
+        nxt = getattr(obj, attr, None)
+        if nxt is not None:
+            return nxt
+    return None
+
+
+def await_chain(coro: Any, limit: int = CAPTURE_LIMIT) -> tuple[FrameRecord, ...]:
+    """Where a suspended coroutine is stuck: every frame down its await chain.
+
+    ``Task.get_stack()`` shows only the outermost coroutine's frame; following
+    ``cr_await`` down is what reveals the line of the blocking
+    ``await send(...)`` deep inside a library.
+    """
+    records: list[FrameRecord] = []
+    obj = coro
+    seen: set[int] = set()
+    while obj is not None and id(obj) not in seen and len(records) < limit:
+        seen.add(id(obj))
+        frame = None
+        for attr in ("cr_frame", "gi_frame", "ag_frame"):
+            frame = getattr(obj, attr, None)
+            if frame is not None:
+                break
+        if frame is not None:
+            records.append(_record(frame))
+        obj = _next_awaitable(obj)
+    return tuple(records)
+
+
+def waiting_on(task: Any) -> str | None:
+    """What a pending asyncio task is blocked on, as its repr (if it says)."""
+    fut = getattr(task, "_fut_waiter", None)
+    if fut is None:
+        return None
+    return safe_repr(fut)
+
+
+def safe_repr(obj: object, limit: int = 200) -> str:
+    """``repr()`` that never raises and never floods a report."""
+    try:
+        text = repr(obj)
+    except Exception as exc:  # a hostile __repr__ must not break the report
+        text = f"<{type(obj).__name__} object; repr() raised {type(exc).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _display_path(filename: str, cwd: str) -> str:
+    if filename.startswith(cwd + os.sep):
+        return filename[len(cwd) + 1 :]
+    return filename
+
+
+#: Frames of the test runner itself: hidden from creation sites, counted.
+_RUNNER_MODULE_PREFIXES = ("_pytest.", "pluggy.", "pytest_leakcheck.")
+
+#: Library plumbing folded into one line when several frames of it are in a row.
+_PLUMBING_PREFIXES = ("asyncio.", "threading", "concurrent.futures.", "selectors")
+
+
+def _is_runner_frame(record: FrameRecord) -> bool:
+    if record.module.startswith(_RUNNER_MODULE_PREFIXES) or record.module in ("pytest", "runpy"):
+        return True
+    return record.module == "__main__" and "pytest" in record.filename
+
+
+def _is_plumbing(record: FrameRecord) -> bool:
+    return record.module.startswith(_PLUMBING_PREFIXES)
+
+
+def format_stack(
+    records: Sequence[FrameRecord], indent: str = "    ", hide_runner: bool = True
+) -> list[str]:
+    """Traceback-style lines, with the noise folded into counted one-liners.
+
+    Leading pytest/pluggy frames, and runs of three or more asyncio/threading
+    plumbing frames between the interesting ones, are each shown as one line.
+    The innermost frame is always shown: it is where the thing is stuck.
+    """
+    cwd = os.getcwd()
+    start = 0
+    if hide_runner:
+        while start < len(records) and _is_runner_frame(records[start]):
+            start += 1
+        if start == len(records):  # nothing but runner frames: show them all
+            start = 0
+    lines: list[str] = []
+    if start:
+        lines.append(f"{indent}({start} test-runner frames hidden)")
+    shown = records[start:]
+    index = 0
+    while index < len(shown):
+        end = index
+        while end < len(shown) - 1 and _is_plumbing(shown[end]):
+            end += 1
+        if end - index >= 3:
+            lines.append(f"{indent}({end - index} frames of {shown[index].module} plumbing)")
+            index = end
+            continue
+        rec = shown[index]
+        lines.append(
+            f'{indent}File "{_display_path(rec.filename, cwd)}", line {rec.lineno}, '
+            f"in {rec.qualname}"
+        )
+        source = linecache.getline(rec.filename, rec.lineno).strip()
+        if source:
+            lines.append(f"{indent}  {source}")
+        index += 1
+    return lines
+
+
+def functions(records: Iterable[FrameRecord]) -> list[str]:
+    """Every frame's ``module.qualname``, for ignore-rule matching."""
+    return [rec.function for rec in records]

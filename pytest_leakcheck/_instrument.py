@@ -1,0 +1,353 @@
+"""Instrumentation: who started each thread and task, and which loops exist.
+
+While checking is on, ``Thread.start()``, ``BaseEventLoop.create_task()`` and
+loop construction are wrapped so that every thread and task gets an
+:class:`Origin` (the stack at its start, the pytest phase, the owner: a test or
+a higher-scoped fixture). The runners that silently cancel pending tasks when
+they shut a loop down (``asyncio.run``, ``asyncio.Runner``, anyio's copy on
+3.10, the backport pytest-asyncio uses on 3.10) and ``loop.close()`` are
+wrapped too, so a task reaped there is still seen and reported: it was leaked
+by the code under test even though no after-the-test check can find it.
+
+Cost, per thread start or task creation: one frame walk of up to 64 frames
+(a few microseconds) and one weak-dictionary insert. ``capture_stacks=False``
+drops the frame walk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ._frames import FrameRecord, await_chain, capture_stack, safe_repr, waiting_on
+
+__all__ = ["TRACKER", "Origin", "Owner", "ReapedTask", "Tracker", "install", "uninstall"]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who is answerable for what starts while it is current."""
+
+    kind: str  # "test" or "fixture"
+    name: str  # the test's node id, or the fixture's name
+    scope: str = "function"
+    node: str = ""  # for fixtures: the node id of the scope it lives in
+
+    def describe(self) -> str:
+        if self.kind == "fixture":
+            return f"fixture '{self.name}' ({self.scope} scope)"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where and when a thread or task was started."""
+
+    stack: tuple[FrameRecord, ...] | None
+    phase: str | None
+    owner: Owner | None
+    started_by: str  # name of the thread that started it
+
+
+@dataclass(frozen=True)
+class ReapedTask:
+    """A task still pending when a runner shut its loop down.
+
+    Described at that moment: afterwards it is cancelled and its stack gone.
+    """
+
+    seq: int
+    task_ref: weakref.ref[Any]
+    name: str
+    coroutine: str
+    stack: tuple[FrameRecord, ...]
+    waiting_on: str | None
+    origin: Origin | None
+    reaped_by: str
+
+
+def coroutine_name(coro: object) -> str:
+    """``module.qualname`` of the function a coroutine object runs."""
+    qualname = getattr(coro, "__qualname__", None) or type(coro).__qualname__
+    code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    if module is None and code is not None:
+        module = getattr(coro, "__module__", None)
+    return f"{module}.{qualname}" if module else str(qualname)
+
+
+class Tracker:
+    """Process-wide registry of origins, loops and reaped tasks.
+
+    One per process (threads and loops are process-wide); installed while at
+    least one user (a pytest session, a library snapshot) wants it.
+    """
+
+    REAPED_KEPT = 10_000
+
+    def __init__(self) -> None:
+        self.phase: str | None = None
+        self._owners: list[Owner] = []
+        self._owner_thread: int | None = None
+        self.capture_stacks = True
+        self.thread_origins: weakref.WeakKeyDictionary[threading.Thread, Origin] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.task_origins: weakref.WeakKeyDictionary[Any, Origin] = weakref.WeakKeyDictionary()
+        self.loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+        self.reaped: list[ReapedTask] = []
+        self.reap_seq = 0
+        self._installs = 0
+        self._library_user = False
+        self._undo: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    # -- owners ---------------------------------------------------------------
+
+    @property
+    def owner(self) -> Owner | None:
+        return self._owners[-1] if self._owners else None
+
+    def push_owner(self, owner: Owner) -> None:
+        self._owner_thread = threading.get_ident()
+        self._owners.append(owner)
+
+    def pop_owner(self, owner: Owner) -> None:
+        if owner in self._owners:
+            # Remove the innermost occurrence: pushes and pops pair up, but a
+            # crashed hook must not leave a stale owner on top for ever.
+            index = len(self._owners) - 1 - self._owners[::-1].index(owner)
+            del self._owners[index:]
+
+    def current_origin(self, skip: int) -> Origin:
+        """The origin of something being started right now, by this thread.
+
+        Started from the thread that drives the tests, it belongs to the
+        current owner. Started from another thread, it belongs to whoever
+        owns that thread: a server thread started by a module fixture spawns
+        handler threads during tests, and those are the fixture's, not the
+        tests'; a thread leaked by one test that keeps spawning during the
+        next is still the first test's.
+        """
+        current = threading.current_thread()
+        owner, phase = self.owner, self.phase
+        if threading.get_ident() != self._owner_thread:
+            parent = self.thread_origins.get(current)
+            if parent is not None:
+                owner, phase = parent.owner, parent.phase
+        stack = capture_stack(skip + 1) if self.capture_stacks else None
+        return Origin(stack, phase, owner, current.name)
+
+    # -- reaped tasks -----------------------------------------------------------
+
+    def record_reaped(self, loop: asyncio.AbstractEventLoop, reaped_by: str) -> None:
+        """Describe every task still pending on *loop* before it is cancelled."""
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        except Exception:  # a loop in a strange state: nothing we can list
+            return
+        with self._lock:
+            for task in pending:
+                self.reap_seq += 1
+                self.reaped.append(
+                    ReapedTask(
+                        seq=self.reap_seq,
+                        task_ref=weakref.ref(task),
+                        name=task.get_name(),
+                        coroutine=coroutine_name(task.get_coro()),
+                        stack=await_chain(task.get_coro()),
+                        waiting_on=waiting_on(task),
+                        origin=self.task_origins.get(task),
+                        reaped_by=reaped_by,
+                    )
+                )
+            if len(self.reaped) > self.REAPED_KEPT:
+                del self.reaped[: len(self.reaped) - self.REAPED_KEPT]
+
+    def reaped_since(self, seq: int) -> list[ReapedTask]:
+        with self._lock:
+            return [r for r in self.reaped if r.seq > seq]
+
+    # -- install / uninstall ---------------------------------------------------
+
+    @property
+    def installed(self) -> bool:
+        return self._installs > 0
+
+    def ensure_installed(self) -> None:
+        """Install once for library users, for the rest of the process."""
+        if not self._library_user:
+            self._library_user = True
+            self.install()
+
+    def install(self) -> None:
+        """Start recording origins (reference-counted: nested users are fine)."""
+        with self._lock:
+            self._installs += 1
+            if self._installs > 1:
+                return
+        self._patch_thread_start()
+        self._patch_event_loops()
+        for module_name in _RUNNER_MODULES:
+            self._patch_runner(module_name)
+
+    def uninstall(self) -> None:
+        with self._lock:
+            if self._installs == 0:
+                return
+            self._installs -= 1
+            if self._installs:
+                return
+            undo, self._undo = self._undo, []
+        for restore in reversed(undo):
+            restore()
+
+    def _replace(self, owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
+        original = owner.__dict__[name]
+        setattr(owner, name, wrapper)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def _patch_thread_start(self) -> None:
+        original = threading.Thread.start
+        tracker = self
+
+        def start(thread: threading.Thread) -> None:
+            # Bookkeeping must never stop a thread from starting.
+            with contextlib.suppress(Exception):
+                tracker.thread_origins[thread] = tracker.current_origin(skip=1)
+            original(thread)
+
+        start.__wrapped__ = original  # type: ignore[attr-defined]
+        self._replace(threading.Thread, "start", start)
+
+    def _patch_event_loops(self) -> None:
+        base = asyncio.BaseEventLoop
+        tracker = self
+        original_init = base.__init__
+        original_create_task = base.create_task
+        original_close = base.close
+
+        def __init__(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> None:
+            original_init(loop, *args, **kwargs)
+            tracker.loops.add(loop)
+
+        def create_task(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> Any:
+            task = original_create_task(loop, *args, **kwargs)
+            try:
+                tracker.loops.add(loop)
+                tracker.task_origins[task] = tracker.current_origin(skip=1)
+            except Exception:  # bookkeeping must never break task creation
+                pass
+            return task
+
+        def close(loop: asyncio.BaseEventLoop) -> None:
+            if not loop.is_closed() and not loop.is_running():
+                tracker.record_reaped(loop, "abandoned when its event loop was closed")
+            original_close(loop)
+
+        self._replace(base, "__init__", __init__)
+        self._replace(base, "create_task", create_task)
+        self._replace(base, "close", close)
+
+    def _patch_runner(self, module_name: str) -> None:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:  # not installed here, or not on this Python
+            return
+        original = module.__dict__.get("_cancel_all_tasks")
+        if original is None:
+            return
+        tracker = self
+
+        def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+            tracker.record_reaped(loop, "cancelled by the event-loop runner at loop shutdown")
+            original(loop)
+
+        self._replace(module, "_cancel_all_tasks", _cancel_all_tasks)
+
+    # -- enumeration -------------------------------------------------------------
+
+    def known_loops(self) -> list[asyncio.AbstractEventLoop]:
+        """Every live, unclosed loop we know of, whichever thread runs it."""
+        loops: set[asyncio.AbstractEventLoop] = set(self.loops)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            loops.add(running)
+        # 3.10-3.13 keep every task in a module-level WeakSet; loops that we did
+        # not see created (uvloop, created before install) show up through it.
+        # On 3.14 native tasks are not in it any more; the registry covers them.
+        module_tasks = getattr(asyncio.tasks, "_all_tasks", None)
+        if module_tasks is not None:
+            for task in _weakset_snapshot(module_tasks):
+                loop = task.get_loop()
+                if not task.done():
+                    loops.add(loop)
+        return [loop for loop in loops if not loop.is_closed()]
+
+    def pending_tasks(self) -> Iterator[Any]:
+        """Every task not yet done, on every known loop."""
+        for loop in self.known_loops():
+            try:
+                tasks = asyncio.all_tasks(loop)
+            except Exception:  # a loop mid-mutation in another thread
+                continue
+            for task in tasks:
+                if not task.done():
+                    yield task
+
+
+def _weakset_snapshot(ws: Any) -> list[Any]:
+    for _ in range(100):
+        try:
+            return list(ws)
+        except RuntimeError:  # changed size during iteration in another thread
+            continue
+    return []
+
+
+#: Modules holding a ``_cancel_all_tasks(loop)`` that a runner calls at close.
+_RUNNER_MODULES = (
+    "asyncio.runners",
+    *(
+        ("anyio._backends._asyncio", "backports.asyncio.runner.runner")
+        if sys.version_info < (3, 11)
+        else ()
+    ),
+)
+
+TRACKER = Tracker()
+
+
+def install() -> None:
+    TRACKER.install()
+
+
+def uninstall() -> None:
+    TRACKER.uninstall()
+
+
+def describe_origin(origin: Origin | None) -> str:
+    if origin is None:
+        return "unknown (started before checking began, or outside Thread.start/create_task)"
+    parts = []
+    if origin.phase:
+        parts.append(f"during {origin.phase}")
+    if origin.owner is not None:
+        parts.append(f"of {origin.owner.describe()}")
+    if origin.started_by != "MainThread":
+        parts.append(f"from thread {origin.started_by!r}")
+    return " ".join(parts) or "outside any test"
+
+
+__all__ += ["coroutine_name", "describe_origin", "safe_repr"]

@@ -1,0 +1,104 @@
+"""Options as values: what counts as a leak, and how long to wait for stragglers.
+
+Like goleak's options, an :class:`Options` is an immutable value; the pytest
+plugin builds one from ini/CLI/marker settings and the library API takes one
+directly, so both paths share every rule.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+__all__ = ["DEFAULT_TIMEOUT", "IgnoreRule", "Options", "parse_ignore"]
+
+#: goleak's budget: 20 counted retries, 1 µs doubling to a 100 ms cap.
+DEFAULT_TIMEOUT = 0.43
+
+_FIELDS = ("name", "target", "top", "any", "origin")
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """One ignore pattern (a glob) and the field it looks at.
+
+    ``field`` is one of ``name`` (thread or task name), ``target`` (what it
+    runs: a thread's target, a task's coroutine, as ``module.qualname``),
+    ``top`` (the innermost function of its current stack), ``any`` (any
+    function of its current stack), ``origin`` (any function of the stack that
+    started it), or ``""`` for all of them.
+    """
+
+    pattern: str
+    field: str = ""
+
+    def matches(
+        self,
+        name: str,
+        target: str | None,
+        stack: Iterable[str],
+        origin: Iterable[str],
+    ) -> bool:
+        stack = list(stack)
+        candidates: list[str] = []
+        if self.field in ("", "name"):
+            candidates.append(name)
+        if self.field in ("", "target") and target:
+            candidates.append(target)
+        if self.field == "top" and stack:
+            candidates.append(stack[-1])
+        if self.field in ("", "any"):
+            candidates.extend(stack)
+        if self.field in ("", "origin"):
+            candidates.extend(origin)
+        return any(self._match_one(c) for c in candidates)
+
+    def _match_one(self, candidate: str) -> bool:
+        if fnmatch.fnmatchcase(candidate, self.pattern):
+            return True
+        # "pkg.mod.fn" also matches by its qualname alone, like goleak's
+        # IgnoreTopFunction("pkg.fn") reads naturally either way.
+        return "." in candidate and fnmatch.fnmatchcase(candidate.rsplit(".", 1)[-1], self.pattern)
+
+
+def parse_ignore(spec: str) -> IgnoreRule:
+    """``"top:pkg.mod.serve"`` -> rule on the top frame; a bare glob -> any field."""
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("empty leakcheck ignore pattern")
+    head, sep, rest = spec.partition(":")
+    if sep and head in _FIELDS:
+        if not rest:
+            raise ValueError(f"leakcheck ignore pattern {spec!r} has nothing after '{head}:'")
+        return IgnoreRule(rest, head)
+    return IgnoreRule(spec)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a check decides what is a leak.
+
+    ``timeout`` bounds the grace period (summed sleeps, counted rather than
+    timed); ``strict_pools`` counts idle pool workers as leaks too (goleak's
+    strictness); ``capture_stacks`` records the stack at each start;
+    ``check_native`` compares OS threads (Linux ``/proc``) as well.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    ignore: tuple[IgnoreRule, ...] = ()
+    strict_pools: bool = False
+    capture_stacks: bool = True
+    check_native: bool = True
+    max_reported: int = 5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool):
+            raise TypeError(f"leakcheck timeout must be a number of seconds, got {self.timeout!r}")
+        if self.timeout < 0:
+            raise ValueError(f"leakcheck timeout must be >= 0 seconds, got {self.timeout!r}")
+
+    def with_ignores(self, patterns: Iterable[str | IgnoreRule]) -> Options:
+        """A copy with more ignore rules (strings are parsed)."""
+        rules = tuple(parse_ignore(p) if isinstance(p, str) else p for p in patterns)
+        return replace(self, ignore=self.ignore + rules) if rules else self

@@ -1,0 +1,325 @@
+"""Per-test orchestration for a pytest session with leak checking on.
+
+Snapshot before each test's setup, verdict after its teardown, blame on the
+owner that started each straggler (the test, or a higher-scoped fixture,
+checked when it is finalized), the failure report on the teardown report,
+and a terminal summary. Everything it decides, it decides through the
+library API; a crash in here becomes one warning, never a broken session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import Counter
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from ._instrument import TRACKER, Owner
+from ._leaks import Leak
+from ._options import Options, parse_ignore
+from ._report import format_leaks, summarize_kinds
+from ._snapshot import Snapshot, snapshot
+from ._verdict import find_leaks
+from ._warnings import LeakcheckInternalWarning, LeakWarning
+
+__all__ = ["LeakcheckSession", "MarkerError", "Settings", "item_options"]
+
+
+class MarkerError(ValueError):
+    """A ``@pytest.mark.leakcheck(...)`` with arguments we cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    options: Options
+    mode: str = "fail"
+    report_path: str | None = None
+
+
+def _marker_kwargs(item: pytest.Item) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for marker in reversed(list(item.iter_markers("leakcheck"))):  # closest wins
+        if marker.args:
+            raise MarkerError(
+                "@pytest.mark.leakcheck takes keyword arguments only "
+                f"(ignore=, timeout=, enabled=), got positional {marker.args!r}"
+            )
+        unknown = set(marker.kwargs) - {"ignore", "timeout", "enabled"}
+        if unknown:
+            raise MarkerError(
+                f"@pytest.mark.leakcheck got unknown argument(s) {sorted(unknown)}; "
+                "expected ignore=, timeout=, enabled="
+            )
+        merged.update(marker.kwargs)
+    return merged
+
+
+def item_enabled(item: pytest.Item) -> bool:
+    enabled = _marker_kwargs(item).get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise MarkerError(
+            f"@pytest.mark.leakcheck(enabled=...) must be True or False, got {enabled!r}"
+        )
+    return enabled
+
+
+def item_options(item: object, base: Options) -> Options:
+    """The session options with the item's ``leakcheck`` marker applied."""
+    if not isinstance(item, pytest.Item):
+        return base
+    kwargs = _marker_kwargs(item)
+    options = base
+    if "timeout" in kwargs:
+        timeout = kwargs["timeout"]
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise MarkerError(
+                f"@pytest.mark.leakcheck(timeout=...) must be seconds >= 0, got {timeout!r}"
+            )
+        options = replace(options, timeout=float(timeout))
+    if "ignore" in kwargs:
+        ignore = kwargs["ignore"]
+        patterns = [ignore] if isinstance(ignore, str) else ignore
+        try:
+            options = options.with_ignores(list(patterns))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MarkerError(
+                f"@pytest.mark.leakcheck(ignore=...) needs a string or a list of strings: {exc}"
+            ) from None
+    return options
+
+
+@dataclass
+class _TestState:
+    """What one test's check needs between its setup and its teardown report."""
+
+    owner: Owner
+    options: Options
+    before: Snapshot
+    leaks: list[Leak] = field(default_factory=list)
+    fixture_leaks: list[tuple[Owner, list[Leak]]] = field(default_factory=list)
+    report: str = ""
+
+
+_STATE = pytest.StashKey[_TestState]()
+
+
+class LeakcheckSession:
+    """The plugin object registered while checking is on."""
+
+    NAME = "leakcheck-session"
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.checked = 0
+        self.leaky: list[tuple[str, Counter[str]]] = []
+        self.findings: list[dict[str, Any]] = []
+        self.orphan_fixture_leaks: list[tuple[Owner, list[Leak]]] = []
+        self._fixture_owners: dict[int, Owner] = {}
+        self._current: _TestState | None = None
+        self._pid = os.getpid()
+        self._session_before: Snapshot | None = None
+        TRACKER.capture_stacks = settings.options.capture_stacks
+        TRACKER.install()
+
+    def close(self) -> None:
+        TRACKER.uninstall()
+
+    # -- safety ---------------------------------------------------------------
+
+    def _in_child(self) -> bool:
+        """A test forked: the child must not check or report anything."""
+        return os.getpid() != self._pid
+
+    @contextmanager
+    def _guard(self, where: str) -> Iterator[None]:
+        """Our own failure is one warning naming us; the test's verdict stands."""
+        try:
+            yield
+        except (LeakWarning, pytest.fail.Exception, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            warnings.warn(
+                LeakcheckInternalWarning(
+                    f"pytest-leakcheck failed while checking {where}: {type(exc).__name__}: {exc}"
+                ),
+                stacklevel=1,
+            )
+
+    # -- session ----------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session_before = snapshot(native=self.settings.options.check_native)
+
+    # -- fixtures -------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
+        if fixturedef.scope == "function" or self._in_child():
+            return (yield)
+        owner = Owner("fixture", fixturedef.argname, fixturedef.scope, request.node.nodeid)
+        self._fixture_owners[id(fixturedef)] = owner
+        TRACKER.push_owner(owner)
+        try:
+            return (yield)
+        finally:
+            TRACKER.pop_owner(owner)
+
+    def pytest_fixture_post_finalizer(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> None:
+        owner = self._fixture_owners.pop(id(fixturedef), None)
+        if owner is None or self._in_child():
+            return
+        with self._guard(owner.describe()):
+            leaks = find_leaks(None, options=self.settings.options, owner=owner)
+            if not leaks:
+                return
+            if self._current is not None:
+                self._current.fixture_leaks.append((owner, leaks))
+            else:
+                self.orphan_fixture_leaks.append((owner, leaks))
+                self._record(owner.describe(), leaks)
+
+    # -- tests ------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        if not self._in_child():
+            try:
+                enabled = item_enabled(item)
+                options = item_options(item, self.settings.options)
+            except MarkerError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            if enabled:
+                with self._guard(item.nodeid):
+                    owner = Owner("test", item.nodeid)
+                    state = _TestState(owner, options, snapshot(native=options.check_native))
+                    item.stash[_STATE] = state
+                    TRACKER.push_owner(owner)
+        TRACKER.phase = "setup"
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        TRACKER.phase = "call"
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, None, None]:
+        TRACKER.phase = "teardown"
+        state = item.stash.get(_STATE, None)
+        self._current = state
+        try:
+            return (yield)
+        finally:
+            self._current = None
+            TRACKER.phase = None
+            if state is not None:
+                TRACKER.pop_owner(state.owner)
+                if not self._in_child():
+                    self._verdict(item, state)
+
+    def _verdict(self, item: pytest.Item, state: _TestState) -> None:
+        with self._guard(item.nodeid):
+            self.checked += 1
+            state.leaks = find_leaks(state.before, options=state.options, owner=state.owner)
+            parts = []
+            if state.leaks:
+                parts.append(format_leaks(state.leaks, who="this test"))
+                self._record(item.nodeid, state.leaks)
+            for owner, leaks in state.fixture_leaks:
+                parts.append(format_leaks(leaks, who=owner.describe()))
+                self._record(owner.describe(), leaks)
+            state.report = "\n\n".join(parts)
+        if state.report and self.settings.mode == "warn":
+            warnings.warn(LeakWarning(state.report), stacklevel=1)
+
+    def _record(self, who: str, leaks: list[Leak]) -> None:
+        self.leaky.append((who, Counter(leak.kind for leak in leaks)))
+        self.findings.extend({"test": who, **leak.to_dict()} for leak in leaks)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "teardown" or self.settings.mode != "fail":
+            return report
+        state = item.stash.get(_STATE, None)
+        if state is None or not state.report:
+            return report
+        if report.passed:
+            report.outcome = "failed"
+            report.longrepr = state.report
+        else:
+            report.sections.append(("leakcheck", state.report))
+        return report
+
+    # -- summary ----------------------------------------------------------------
+
+    def _still_alive(self) -> list[Leak]:
+        if self._session_before is None or self._in_child():
+            return []
+        leaks = find_leaks(self._session_before, timeout=0, options=self.settings.options)
+        return [leak for leak in leaks if leak.kind != "reaped task"]  # those are gone
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._in_child():
+            return
+        with self._guard("the session summary"):
+            tr = terminalreporter
+            alive = self._still_alive()
+            tr.section("leakcheck")
+            kinds: Counter[str] = Counter()
+            for _, counts in self.leaky:
+                kinds.update(counts)
+            leaky_tests = len({who for who, _ in self.leaky})
+            by_kind = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "none"
+            tr.write_line(
+                f"{self.checked} test(s) checked; {leaky_tests} left stragglers (leaked: {by_kind})"
+            )
+            for who, counts in self.leaky:
+                tr.write_line(
+                    f"  {who}: " + ", ".join(f"{n} {k}(s)" for k, n in sorted(counts.items()))
+                )
+            if alive:
+                tr.write_line(f"still alive at session end: {summarize_kinds(alive)}")
+                for leak in alive[:20]:
+                    tr.write_line(
+                        f"  {leak.kind} {leak.name!r} ({leak.identity}) runs {leak.target}"
+                    )
+                blocking = [leak for leak in alive if leak.blocks_exit]
+                if blocking:
+                    tr.write_line(
+                        f"WARNING: {len(blocking)} non-daemon thread(s) still running: "
+                        "the interpreter will wait for them before it exits",
+                        yellow=True,
+                        bold=True,
+                    )
+            if self.settings.report_path:
+                self._write_report(self.settings.report_path, alive)
+                tr.write_line(f"leak report written to {self.settings.report_path}")
+
+    def _write_report(self, path: str, alive: list[Leak]) -> None:
+        data = {
+            "tests_checked": self.checked,
+            "leaks": self.findings,
+            "alive_at_session_end": [leak.to_dict() for leak in alive],
+        }
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+
+
+__all__ += ["item_enabled", "parse_ignore"]

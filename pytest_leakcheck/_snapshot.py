@@ -1,0 +1,228 @@
+"""Snapshots of what is alive, and the scan for what appeared since one.
+
+Identity is by object (a ``Thread``, a ``Task``), never by name: two threads
+called "worker" are two threads, and a thread that reuses a dead one's name
+is new. A snapshot holds weak references only, so taking one never keeps a
+finished thread or task alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._frames import functions
+from ._instrument import TRACKER, Origin, Owner
+from ._leaks import (
+    Leak,
+    describe_native_thread,
+    describe_reaped,
+    describe_task,
+    describe_thread,
+    describe_unmanaged_thread,
+)
+from ._options import Options
+from ._pools import infrastructure_reason, parked_pool
+
+__all__ = ["Scan", "Snapshot", "scan", "snapshot"]
+
+_PROC_TASKS = "/proc/self/task"
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """What was alive at one instant (weakly held)."""
+
+    threads: weakref.WeakSet[threading.Thread]
+    tasks: weakref.WeakSet[Any]
+    python_idents: frozenset[int]
+    native_tids: frozenset[int] | None
+    reap_seq: int
+    pid: int = field(default_factory=os.getpid)
+
+    def __contains__(self, obj: object) -> bool:
+        return obj in self.threads or obj in self.tasks
+
+
+def native_thread_ids() -> frozenset[int] | None:
+    """OS thread ids of this process (Linux), or None where unavailable."""
+    try:
+        return frozenset(int(name) for name in os.listdir(_PROC_TASKS))
+    except (OSError, ValueError):
+        return None
+
+
+def _native_name(tid: int) -> str:
+    try:
+        with open(f"{_PROC_TASKS}/{tid}/comm", encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def snapshot(*, native: bool = True) -> Snapshot:
+    """Record every live thread and pending task, on every known event loop.
+
+    Also starts recording origins (where each thread and task is started) for
+    the rest of the process, if nothing else did: a report can only say where
+    a straggler was started if it was started after recording began.
+    """
+    TRACKER.ensure_installed()
+    return Snapshot(
+        threads=weakref.WeakSet(threading.enumerate()),
+        tasks=weakref.WeakSet(TRACKER.pending_tasks()),
+        python_idents=frozenset(sys._current_frames()),
+        native_tids=native_thread_ids() if native else None,
+        reap_seq=TRACKER.reap_seq,
+    )
+
+
+def _attributable(origin: Origin | None, owner: Owner | None, exact: bool) -> bool:
+    """Is a straggler with this origin the business of *owner*'s check?
+
+    With no owner (plain library use) everything counts. A test answers for
+    what it started and for what has no known owner; a fixture check
+    (*exact*) answers only for what the fixture started.
+    """
+    if owner is None:
+        return True
+    started_by = origin.owner if origin is not None else None
+    if exact:
+        return started_by == owner
+    return started_by is None or started_by == owner
+
+
+@dataclass
+class Scan:
+    """Stragglers found by one look: the live ones and the already-dead reaped."""
+
+    leaks: list[Leak]
+    exempt: list[tuple[Leak, str]]
+    can_progress: bool  # would waiting help? (a thread, or a task on a running loop)
+
+
+def _exemption(leak: Leak, options: Options) -> str | None:
+    reason = infrastructure_reason(leak.kind, leak.name, leak.target, leak.stack)
+    if reason is not None:
+        return reason
+    if leak.kind == "thread" and not options.strict_pools:
+        pool = parked_pool(leak.stack)
+        if pool is not None:
+            return f"idle worker parked in its {pool}"
+    origin_functions = functions(leak.origin.stack) if leak.origin and leak.origin.stack else []
+    stack_functions = functions(leak.stack)
+    for rule in options.ignore:
+        if rule.matches(leak.name, leak.target, stack_functions, origin_functions):
+            return f"ignored by pattern {rule.field + ':' if rule.field else ''}{rule.pattern}"
+    return None
+
+
+def scan(
+    since: Snapshot | None,
+    options: Options,
+    owner: Owner | None = None,
+    include_reaped: bool = True,
+) -> Scan:
+    """Everything alive now that was not in *since* and is *owner*'s business.
+
+    ``since=None`` means "everything *owner* started", the check made when a
+    higher-scoped fixture is finalized.
+    """
+    exact = since is None
+    origins_t = TRACKER.thread_origins
+    origins_k = TRACKER.task_origins
+    frames: dict[int, Any] | None = None
+    found: list[Leak] = []
+
+    current = threading.current_thread()
+    new_threads = [
+        t
+        for t in threading.enumerate()
+        if t is not current
+        and (since is None or t not in since.threads)
+        and t.is_alive()
+        and _attributable(origins_t.get(t), owner, exact)
+    ]
+    if new_threads:
+        frames = sys._current_frames()
+        found.extend(describe_thread(t, origins_t.get(t), frames) for t in new_threads)
+
+    me = _current_task()
+    for task in TRACKER.pending_tasks():
+        if task is me or (since is not None and task in since.tasks):
+            continue
+        origin = origins_k.get(task)
+        if not _attributable(origin, owner, exact):
+            continue
+        found.append(describe_task(task, origin))
+
+    if include_reaped:
+        found.extend(_reaped(since, owner, exact))
+
+    if since is not None:
+        found.extend(_unlisted_threads(since, options, frames))
+
+    leaks: list[Leak] = []
+    exempt: list[tuple[Leak, str]] = []
+    for leak in found:
+        reason = _exemption(leak, options)
+        if reason is None:
+            leaks.append(leak)
+        else:
+            exempt.append((leak, reason))
+    can_progress = any(
+        leak.kind in ("thread", "python thread", "native thread")
+        or (leak.kind == "task" and leak.note is None)
+        for leak in leaks
+    )
+    return Scan(leaks, exempt, can_progress)
+
+
+def _current_task() -> Any:
+    """The asyncio task calling us (a mid-test check is not its own leak)."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def _reaped(since: Snapshot | None, owner: Owner | None, exact: bool) -> Iterable[Leak]:
+    for reaped in TRACKER.reaped_since(since.reap_seq if since is not None else 0):
+        if not _attributable(reaped.origin, owner, exact):
+            continue
+        task = reaped.task_ref()
+        if since is not None and task is not None and task in since.tasks:
+            continue  # pending before the check began: not this check's leak
+        yield describe_reaped(reaped)
+
+
+def _unlisted_threads(
+    since: Snapshot, options: Options, frames: dict[int, Any] | None
+) -> list[Leak]:
+    """Threads ``threading.enumerate()`` does not list: ``_thread`` and C threads."""
+    frames = sys._current_frames() if frames is None else frames
+    listed = {t.ident for t in threading.enumerate()}
+    unmanaged = [i for i in frames if i not in listed and i not in since.python_idents]
+    leaks = [describe_unmanaged_thread(ident, frames) for ident in unmanaged]
+    if options.check_native and since.native_tids is not None:
+        now = native_thread_ids()
+        if now is not None:
+            known = {t.native_id for t in threading.enumerate()}
+            new = sorted(now - since.native_tids - known)
+            # A _thread thread is new in /proc too, and we cannot map its ident
+            # to its OS id: let each unmanaged Python thread account for one
+            # unnamed OS thread, and report only the excess as native.
+            excess = len(new) - len(unmanaged)
+            if excess > 0:
+                main_name = _native_name(os.getpid())
+                named = sorted(new, key=lambda tid: _native_name(tid) == main_name)
+                leaks.extend(
+                    describe_native_thread(tid, _native_name(tid)) for tid in named[:excess]
+                )
+    return leaks

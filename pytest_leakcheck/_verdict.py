@@ -1,0 +1,99 @@
+"""The verdict: stragglers since a snapshot, after a grace period.
+
+A thread told to stop needs a moment to exit, so a check looks again with
+counted, exponentially growing sleeps (goleak's schedule: 1 µs doubling to a
+100 ms cap) until the summed sleeps reach the timeout. Counted, not timed,
+because wall time lies on a loaded machine. A clean check never sleeps, and
+neither does one whose stragglers cannot change (tasks on a stopped loop).
+
+One generator holds the schedule; the sync and async drivers only differ in
+how they sleep (the async one lets the event loop run, so cancelled tasks can
+actually finish during the grace).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Iterator
+
+import anyio
+
+from ._instrument import Owner
+from ._leaks import Leak
+from ._options import Options
+from ._snapshot import Snapshot, scan
+
+__all__ = ["backoff", "find_leaks", "find_leaks_async"]
+
+_FIRST_SLEEP = 1e-6
+_MAX_SLEEP = 0.1
+
+
+def backoff(timeout: float) -> Iterator[float]:
+    """Sleeps of 1 µs, 2 µs, 4 µs … capped at 100 ms, summing to *timeout*."""
+    total, delay = 0.0, _FIRST_SLEEP
+    while total < timeout:
+        step = min(delay, _MAX_SLEEP, timeout - total)
+        yield step
+        total += step
+        delay *= 2
+
+
+def _options(options: Options | None, timeout: float | None) -> Options:
+    opts = options if options is not None else Options()
+    if timeout is not None:
+        from dataclasses import replace
+
+        opts = replace(opts, timeout=timeout)
+    return opts
+
+
+def _schedule(
+    since: Snapshot | None, options: Options, owner: Owner | None
+) -> Generator[float, None, list[Leak]]:
+    if since is not None and since.pid != os.getpid():
+        return []  # a forked child: its parent's threads are not its leaks
+    found = scan(since, options, owner)
+    for delay in backoff(options.timeout):
+        if not found.leaks or not found.can_progress:
+            break
+        yield delay
+        found = scan(since, options, owner)
+    return found.leaks
+
+
+def find_leaks(
+    since: Snapshot | None,
+    *,
+    timeout: float | None = None,
+    options: Options | None = None,
+    owner: Owner | None = None,
+) -> list[Leak]:
+    """Threads and tasks alive now that were not in *since*, after grace.
+
+    ``timeout=0`` answers for this instant. *owner* restricts the verdict to
+    what that owner started (the pytest plugin's blame rules).
+    """
+    steps = _schedule(since, _options(options, timeout), owner)
+    try:
+        while True:
+            time.sleep(next(steps))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def find_leaks_async(
+    since: Snapshot | None,
+    *,
+    timeout: float | None = None,
+    options: Options | None = None,
+    owner: Owner | None = None,
+) -> list[Leak]:
+    """:func:`find_leaks` for async code: the grace sleeps let the loop run."""
+    steps = _schedule(since, _options(options, timeout), owner)
+    try:
+        while True:
+            await anyio.sleep(next(steps))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]

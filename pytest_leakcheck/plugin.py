@@ -1,0 +1,158 @@
+"""The pytest plugin: options, ini keys, the marker and the ``leakcheck`` fixture.
+
+Loaded through the ``pytest11`` entry point, it changes nothing until leak
+checking is turned on (``--leakcheck`` or ini ``leakcheck = true``); then it
+registers a :class:`~pytest_leakcheck._session.LeakcheckSession`, which does
+the per-test work through the library API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ._api import LeakChecker
+from ._instrument import TRACKER
+from ._options import DEFAULT_TIMEOUT, Options, parse_ignore
+from ._session import LeakcheckSession, Settings, item_options
+
+__all__ = ["leakcheck"]
+
+_MODES = ("fail", "warn")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("leakcheck", "leak checking of threads and asyncio tasks")
+    group.addoption(
+        "--leakcheck",
+        action="store_true",
+        default=None,
+        help="fail each test that leaves threads or asyncio tasks running.",
+    )
+    group.addoption(
+        "--leakcheck-timeout",
+        metavar="SECONDS",
+        default=None,
+        help=f"grace period for stragglers to exit (default {DEFAULT_TIMEOUT}).",
+    )
+    group.addoption(
+        "--leakcheck-mode",
+        choices=_MODES,
+        default=None,
+        help="fail: fail the leaking test (default); warn: emit a LeakWarning.",
+    )
+    group.addoption(
+        "--leakcheck-report",
+        metavar="FILE.json",
+        default=None,
+        help="write every leak found (test, kind, name, stacks) to a JSON file.",
+    )
+    parser.addini("leakcheck", type="bool", default=False, help="turn leak checking on.")
+    parser.addini(
+        "leakcheck_timeout",
+        default=str(DEFAULT_TIMEOUT),
+        help="grace period in seconds for stragglers to exit.",
+    )
+    parser.addini("leakcheck_mode", default="fail", help="fail (default) or warn.")
+    parser.addini(
+        "leakcheck_ignore",
+        type="linelist",
+        default=[],
+        help="globs of thread/task names or functions to ignore (name:, target:, top:, "
+        "any:, origin: prefixes narrow a pattern).",
+    )
+    parser.addini(
+        "leakcheck_strict_pools",
+        type="bool",
+        default=False,
+        help="count idle thread-pool workers as leaks too.",
+    )
+    parser.addini(
+        "leakcheck_origins",
+        type="bool",
+        default=True,
+        help="record where each thread/task was started (small cost per start).",
+    )
+    parser.addini(
+        "leakcheck_native",
+        type="bool",
+        default=True,
+        help="also compare OS threads (Linux /proc) to catch threads Python does not list.",
+    )
+
+
+def _timeout(raw: object, where: str) -> float:
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise pytest.UsageError(f"{where} must be a number of seconds, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise pytest.UsageError(f"{where} must be a finite number of seconds >= 0, got {raw!r}")
+    return value
+
+
+def _settings(config: pytest.Config) -> Settings:
+    """Read and validate every setting up front: bad values stop the run early."""
+    cli_timeout = config.getoption("leakcheck_timeout")
+    timeout = (
+        _timeout(cli_timeout, "--leakcheck-timeout")
+        if cli_timeout is not None
+        else _timeout(config.getini("leakcheck_timeout"), "ini leakcheck_timeout")
+    )
+    mode = config.getoption("leakcheck_mode") or str(config.getini("leakcheck_mode")).strip()
+    if mode not in _MODES:
+        raise pytest.UsageError(f"ini leakcheck_mode must be 'fail' or 'warn', got {mode!r}")
+    try:
+        ignore = tuple(parse_ignore(p) for p in config.getini("leakcheck_ignore"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"ini leakcheck_ignore: {exc}") from None
+    options = Options(
+        timeout=timeout,
+        ignore=ignore,
+        strict_pools=bool(config.getini("leakcheck_strict_pools")),
+        capture_stacks=bool(config.getini("leakcheck_origins")),
+        check_native=bool(config.getini("leakcheck_native")),
+    )
+    return Settings(options=options, mode=mode, report_path=config.getoption("leakcheck_report"))
+
+
+def _enabled(config: pytest.Config) -> bool:
+    flag = config.getoption("leakcheck")
+    return bool(flag) if flag is not None else bool(config.getini("leakcheck"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "leakcheck(ignore=(), timeout=None, enabled=True): per-test leak-check settings: "
+        "extra ignore patterns, another grace period, or enabled=False to skip the check.",
+    )
+    if not _enabled(config):
+        return
+    session = LeakcheckSession(config, _settings(config))
+    config.pluginmanager.register(session, LeakcheckSession.NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.pluginmanager.get_plugin(LeakcheckSession.NAME)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+        session.close()
+
+
+@pytest.fixture
+def leakcheck(request: pytest.FixtureRequest) -> Iterator[LeakChecker]:
+    """Assert mid-test that threads and tasks are back to the baseline.
+
+    The baseline is taken when the fixture is set up. ``assert_no_leaks()``
+    (sync) and ``await assert_no_leaks_async()`` (lets the loop run during the
+    grace) use the same options and blame rules as the after-test check;
+    ``timeout=0`` means "at this very instant".
+    """
+    session = request.config.pluginmanager.get_plugin(LeakcheckSession.NAME)
+    if session is not None:
+        options = item_options(request.node, session.settings.options)
+    else:
+        options = Options()
+    yield LeakChecker(options=options, owner=TRACKER.owner)
