@@ -1,0 +1,144 @@
+"""Per-request safety limits: total deadline, body size cap, allowed schemes.
+
+A fetcher pointed at arbitrary URLs must not hang on a server that never
+answers, must not hold a multi-gigabyte body in memory, and must not be
+talked into ``file://`` or other non-HTTP schemes. Each limit turns the
+offending URL into a Result with a clear error; none of them ever raises out
+of the fetch block. The defaults are safe; ``None`` switches a limit off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import httpx
+
+__all__ = [
+    "DEFAULT_ALLOWED_SCHEMES",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_TIMEOUT",
+    "BodyTooLargeError",
+    "Limits",
+]
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds for one whole request: connect, headers and the complete body."""
+
+DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+"""Bytes of decoded body kept per response (10 MiB)."""
+
+DEFAULT_ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+
+class BodyTooLargeError(Exception):
+    """A response body exceeded the fetcher's ``max_body_size``.
+
+    Raised (into the URL's Result) as soon as the limit is crossed, so at
+    most one network chunk past the limit is ever held.
+    """
+
+    def __init__(self, url: str, limit: int, seen: int) -> None:
+        self.url = url
+        self.limit = limit
+        self.seen = seen
+        super().__init__(f"response body of {url} exceeds max_body_size={limit} bytes (got {seen})")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Validated per-request limits (see the module docstring for why)."""
+
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
+    allowed_schemes: frozenset[str] = DEFAULT_ALLOWED_SCHEMES
+
+    @classmethod
+    def checked(
+        cls,
+        timeout: object,
+        max_body_size: object,
+        allowed_schemes: object,
+    ) -> Limits:
+        """Build from user input, raising TypeError/ValueError with a clear message."""
+        return cls(
+            timeout=_check_timeout(timeout),
+            max_body_size=_check_max_body_size(max_body_size),
+            allowed_schemes=_check_schemes(allowed_schemes),
+        )
+
+    def check_scheme(self, request: httpx.Request, url: str | None = None) -> None:
+        """Refuse a request whose scheme is not allowed, before anything is sent.
+
+        *url* is the URL as the caller wrote it, for the message.
+        """
+        scheme = request.url.scheme
+        if scheme not in self.allowed_schemes:
+            allowed = ", ".join(sorted(self.allowed_schemes))
+            shown = repr(scheme) if scheme else "no scheme"
+            raise httpx.UnsupportedProtocol(
+                f"refusing to fetch {url or str(request.url)!r}: {shown} is not an allowed scheme "
+                f"(allowed: {allowed})",
+                request=request,
+            )
+
+    async def read_body(self, response: httpx.Response) -> bytes:
+        """Read the decoded body chunk by chunk, stopping at ``max_body_size``.
+
+        Counting decoded bytes (what we would keep) also stops a compression
+        bomb; a Content-Length already over the limit fails before reading.
+        """
+        limit = self.max_body_size
+        url = str(response.request.url)
+        if limit is not None and "content-encoding" not in response.headers:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLargeError(url, limit, int(declared))
+        chunks: list[bytes] = []
+        seen = 0
+        async for chunk in response.aiter_bytes():
+            seen += len(chunk)
+            if limit is not None and seen > limit:
+                raise BodyTooLargeError(url, limit, seen)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _check_timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"timeout must be a positive number of seconds or None, got {type(value).__name__}"
+        )
+    if not value > 0:  # also catches NaN
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
+def _check_max_body_size(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"max_body_size must be a positive int (bytes) or None, got {type(value).__name__}"
+        )
+    if value <= 0:
+        raise ValueError(f"max_body_size must be a positive int (bytes) or None, got {value!r}")
+    return value
+
+
+def _check_schemes(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(
+            "allowed_schemes must be a collection of scheme names such as {'https'}, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+    schemes: set[str] = set()
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise TypeError(f"allowed_schemes items must be non-empty str, got {item!r}")
+        schemes.add(item.lower())
+    if not schemes:
+        raise ValueError("allowed_schemes must not be empty: every URL would be refused")
+    return frozenset(schemes)
