@@ -1,0 +1,807 @@
+"""The nine criteria, as scenarios run against a submission on a mocked web.
+
+Each criterion is an async function that returns a one-line PASS reason or
+raises :class:`Failed` with the one-line reason and its evidence (a leak
+report, a traceback, or a measured figure against its bound). It stops at its
+first failing scenario: that keeps a broken submission's grading short and the
+reason specific.
+
+Cancellation is done the way real programs do it, not only one way. anyio
+cancel scopes re-deliver cancellation at every checkpoint, which hides a
+producer that swallows one CancelledError or a stream closed under waiting
+senders; a plain ``Task.cancel()``, an ``asyncio.timeout`` or a consumer
+``break`` delivers it once and exposes them. So every criterion that cancels
+uses both kinds. trio has no ``Task.cancel()`` or ``asyncio.timeout``; there a
+sibling task cancelling an enclosing scope and ``anyio.fail_after`` stand in,
+and the verdict's notes say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+import traceback
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+
+from .evidence import LeakProbe
+from .loader import Submission
+from .mock import MockWeb, body_of
+
+BOUND = 0.25
+"""Seconds within which leaving the block must be over (C5, C6)."""
+GUARD = 10.0
+"""A scenario that should take well under a second is abandoned after this."""
+
+TROUBLE = ("ClosedResourceError", "BrokenResourceError", "RuntimeError", "ExceptionGroup")
+
+
+class Failed(Exception):
+    """A criterion failed: a one-line reason and the evidence behind it."""
+
+    def __init__(self, reason: str, evidence: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.evidence = evidence
+
+
+@dataclass
+class Context:
+    """What every criterion needs: the submission, the backend, notes for the report."""
+
+    sub: Submission
+    backend: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def asyncio(self) -> bool:
+        """True on the asyncio backend, where Task.cancel() and asyncio.timeout exist."""
+        return self.backend == "asyncio"
+
+    def trio_note(self) -> None:
+        """Say once that asyncio-only cancellation styles were replaced on trio."""
+        note = (
+            "trio has no Task.cancel() or asyncio.timeout: a sibling task cancelling an "
+            "enclosing scope and anyio.fail_after stand in for them"
+        )
+        if not self.asyncio and note not in self.notes:
+            self.notes.append(note)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` on one line, with an exception group's members."""
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    members = getattr(exc, "exceptions", None)
+    if isinstance(members, tuple) and members:
+        text += " [" + ", ".join(type(m).__name__ for m in members) + "]"
+    return text[:200]
+
+
+def trace(exc: BaseException) -> str:
+    """The full traceback of *exc*, as evidence."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def field_of(result: Any, name: str) -> Any:
+    """``result.<name>``, or a failure naming the missing field."""
+    try:
+        return getattr(result, name)
+    except AttributeError:
+        raise Failed(
+            f"a Result of type {type(result).__name__} lacks {name!r} (needs url, body, error)"
+        ) from None
+
+
+def check_complete(label: str, got: list[Any], urls: list[str]) -> None:
+    """Exactly one Result per URL (multiset), each with the right body and no error."""
+    check_multiset(label, got, urls)
+    for result in got:
+        url, body, error = (field_of(result, n) for n in ("url", "body", "error"))
+        if error is not None:
+            raise Failed(f"{label}: {url} has error {describe(error)}", _error_trace(error))
+        if body != body_of(str(url)):
+            raise Failed(f"{label}: {url} has body {body!r:.60}, expected {body_of(str(url))!r}")
+
+
+def check_multiset(label: str, got: list[Any], urls: list[str]) -> None:
+    """Same URLs, same counts: no Result lost, none duplicated."""
+    have = Counter(str(field_of(r, "url")) for r in got)
+    want = Counter(urls)
+    if have != want:
+        missing = want - have
+        extra = have - want
+        parts = []
+        if missing:
+            parts.append("missing " + _urls(missing))
+        if extra:
+            parts.append("unexpected " + _urls(extra))
+        raise Failed(f"{label}: {len(got)} Results for {len(urls)} URLs; {'; '.join(parts)}")
+
+
+def _urls(counts: Counter[str]) -> str:
+    shown = [f"{u.rsplit('/', 1)[-1]} x{n}" if n > 1 else u.rsplit("/", 1)[-1]
+             for u, n in list(counts.items())[:6]]
+    more = " ..." if len(counts) > 6 else ""
+    return ", ".join(shown) + more
+
+
+def _error_trace(error: Any) -> str:
+    return trace(error) if isinstance(error, BaseException) else repr(error)
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Is *exc* the running backend's cancellation exception?"""
+    return isinstance(exc, anyio.get_cancelled_exc_class())
+
+
+async def collect(ctx: Context, label: str, urls: Iterable[str], *,
+                  client: httpx.AsyncClient | None = None,
+                  max_concurrency: int | None = None) -> list[Any]:
+    """Run the block to the end and return every Result; anything raised is a failure."""
+    got: list[Any] = []
+    with anyio.move_on_after(GUARD) as guard:
+        try:
+            async with ctx.sub.make(client, max_concurrency).fetch(urls) as results:
+                async for result in results:
+                    got.append(result)
+        except BaseException as exc:
+            if is_cancellation(exc):
+                raise
+            raise Failed(f"{label}: {describe(exc)} raised out of the block", trace(exc)) from None
+    if guard.cancelled_caught:
+        raise Failed(f"{label}: the block did not finish within {GUARD:.0f} s "
+                     f"({len(got)} Results received)")
+    return got
+
+
+@asynccontextmanager
+async def given_client() -> AsyncIterator[httpx.AsyncClient]:
+    """A client the grader owns, as a caller of the contract would pass one."""
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def leak_summary(report: str) -> str:
+    """The first line of a leak report, without the tool's prefix."""
+    first = report.splitlines()[0] if report else ""
+    return first.removeprefix("leakcheck: ").strip()
+
+
+def check_clean(label: str, probe: LeakProbe, web: MockWeb, when: str) -> None:
+    """No task, thread or request the submission started is alive right now."""
+    report = probe.report()
+    if report:
+        raise Failed(f"{label}: {leak_summary(report)} {when}", report)
+    if web.in_flight:
+        raise Failed(f"{label}: {web.in_flight} request(s) still in flight {when}")
+
+
+def now() -> float:
+    """Wall-clock seconds for bounds measured across the event loop."""
+    return time.perf_counter()
+
+
+# ---------------------------------------------------------------- C1
+
+
+async def c1_complete(ctx: Context) -> str:
+    """Completeness in the three shapes of input the contract names."""
+    rng = random.Random(1)
+    web = MockWeb()
+    with web:
+        names = ["a", "b", "c", "d", "e", "a", "c", "a", "f"]
+        urls = [web.add(n, delay=rng.uniform(0.0, 0.03)) for n in names]
+        label = "given client, no limit"
+        async with given_client() as client:
+            got = await collect(ctx, label, urls, client=client)
+        check_complete(label, got, urls)
+        label = "client=None, max_concurrency=3, one-shot generator"
+        got = await collect(ctx, label, (u for u in urls), max_concurrency=3)
+        check_complete(label, got, urls)
+        label = "empty list"
+        got = await collect(ctx, label, [])
+        if got:
+            raise Failed(f"{label}: {len(got)} Results for no URLs")
+    return f"{len(urls)} URLs (duplicates included) complete twice; empty list ends at once"
+
+
+# ---------------------------------------------------------------- C2
+
+
+async def c2_streaming(ctx: Context) -> str:
+    """The first Result must not wait for the slowest fetch."""
+    web = MockWeb()
+    with web:
+        slow = web.add("slow", delay=1.0)
+        urls = [slow] + [web.add(f"fast{i}", delay=0.01 * (i + 1)) for i in range(3)]
+        first_at: float | None = None
+        slow_in_flight = 0
+        start = now()
+        async with given_client() as client:
+            with anyio.move_on_after(GUARD):
+                try:
+                    async with ctx.sub.make(client).fetch(urls) as results:
+                        async for _ in results:
+                            if first_at is None:
+                                first_at = now() - start
+                                slow_in_flight = web.in_flight_by_url[slow]
+                except BaseException as exc:
+                    if is_cancellation(exc):
+                        raise
+                    raise Failed(f"{describe(exc)} raised out of the block", trace(exc)) from None
+    if first_at is None:
+        raise Failed("no Result arrived")
+    if not slow_in_flight:
+        raise Failed(f"the first Result arrived after {first_at:.2f} s, when the slow (1 s) "
+                     "fetch was not in flight: results are batched, not streamed")
+    return f"first Result after {first_at:.3f} s, while the slow fetch was in flight"
+
+
+# ---------------------------------------------------------------- C3
+
+
+async def c3_errors(ctx: Context) -> str:
+    """Failures of one URL are that URL's Result, never an exception out of the block."""
+    for label, own_client, limit in (("given client, no limit", True, None),
+                                     ("client=None, max_concurrency=2", False, 2)):
+        web = MockWeb()
+        with web:
+            kinds = {
+                web.add("ok1", delay=0.01): "ok",
+                web.add("e500", status=500): 500,
+                web.add("e404", delay=0.005, status=404): 404,
+                web.add("connect", failure=httpx.ConnectError): httpx.ConnectError,
+                web.add("readtimeout", delay=0.01, failure=httpx.ReadTimeout): httpx.ReadTimeout,
+                web.add("ok2", delay=0.05): "ok",
+            }
+            urls = list(kinds)
+            if own_client:
+                async with given_client() as client:
+                    got = await collect(ctx, label, urls, client=client)
+            else:
+                got = await collect(ctx, label, urls, max_concurrency=limit)
+        check_multiset(label, got, urls)
+        for result in got:
+            _check_error_result(label, result, kinds[str(field_of(result, "url"))])
+    return "2xx bodies, HTTPStatusError 500/404, ConnectError, ReadTimeout as Results, twice"
+
+
+def _check_error_result(label: str, result: Any, kind: Any) -> None:
+    url, body, error = (field_of(result, n) for n in ("url", "body", "error"))
+    name = str(url).rsplit("/", 1)[-1]
+    if kind == "ok":
+        if error is not None or body != body_of(str(url)):
+            raise Failed(f"{label}: sibling {name} was affected: body={body!r:.40}, "
+                         f"error={error!r:.80}", _error_trace(error) if error else "")
+        return
+    if body is not None:
+        raise Failed(f"{label}: {name} failed but its body is {body!r:.40}, not None")
+    if isinstance(kind, int):
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if not isinstance(error, httpx.HTTPStatusError) or status != kind:
+            raise Failed(f"{label}: {name} (status {kind}) has error {error!r:.100}, expected "
+                         f"httpx.HTTPStatusError with status {kind}",
+                         _error_trace(error) if error else "")
+        return
+    if not isinstance(error, kind):
+        raise Failed(f"{label}: {name} has error {error!r:.100}, expected httpx.{kind.__name__}",
+                     _error_trace(error) if error else "")
+
+
+# ---------------------------------------------------------------- C4
+
+
+async def c4_bounded(ctx: Context) -> str:
+    """Peak requests in flight, counted in the mock, equals the bound exactly."""
+    peaks = []
+    for limit, count, delay in ((4, 12, 0.3), (1, 4, 0.1), (None, 10, 0.5)):
+        web = MockWeb()
+        with web:
+            urls = [web.add(f"u{i}", delay=delay) for i in range(count)]
+            label = f"max_concurrency={limit}"
+            async with given_client() as client:
+                await collect(ctx, label, urls, client=client, max_concurrency=limit)
+        want = limit or count
+        if web.peak > want:
+            raise Failed(f"{label}: {web.peak} requests in flight at once, more than {want}")
+        if web.peak < want:
+            raise Failed(f"{label}: peak in flight was {web.peak}, the bound {want} was never "
+                         f"reached ({count} URLs of {delay} s each)")
+        peaks.append(f"k={limit}: {web.peak}")
+    return "peak in flight " + ", ".join(peaks)
+
+
+# ---------------------------------------------------------------- C5
+
+SLOW_C5 = 5.0
+
+
+async def c5_forgotten_sender(ctx: Context) -> str:
+    """Take one Result of 50 and leave: everything stops at once."""
+    figures = []
+    for label, how, own_client in (("break, given client", "break", True),
+                                   ("break, client=None", "break", False),
+                                   ("CancelScope.cancel() after the first Result", "scope", True)):
+        figures.append(await _forgotten_sender(ctx, label, how, own_client))
+    return "__aexit__ after " + ", ".join(f"{f * 1000:.0f} ms" for f in figures) + "; clean"
+
+
+async def _forgotten_sender(ctx: Context, label: str, how: str, own_client: bool) -> float:
+    web = MockWeb()
+    with web:
+        urls = [web.add(f"slow{i}", delay=SLOW_C5) for i in range(49)]
+        urls.insert(25, web.add("fast", delay=0.01))
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(given_client()) if own_client else None
+            probe = LeakProbe()
+            left_at: float | None = None
+            try:
+                with anyio.CancelScope() as outer:
+                    async with ctx.sub.make(client).fetch(urls) as results:
+                        async for _ in results:
+                            left_at = now()
+                            if how == "break":
+                                break
+                            outer.cancel()  # and keep iterating: the next checkpoint raises
+            except BaseException as exc:
+                raise Failed(f"{label}: {describe(exc)} raised out of the block",
+                             trace(exc)) from None
+            exited = now()
+            if left_at is None:
+                raise Failed(f"{label}: no Result arrived")
+            took = exited - left_at
+            if took > BOUND:
+                raise Failed(f"{label}: __aexit__ returned {took:.2f} s after leaving "
+                             f"(bound {BOUND} s)", _stragglers(probe))
+            check_clean(label, probe, web, "when __aexit__ returned")
+            await anyio.sleep(0.5)
+            check_clean(label, probe, web, "0.5 s after __aexit__ returned")
+    return took
+
+
+def _stragglers(probe: LeakProbe) -> str:
+    report = probe.report()
+    return f"still running now:\n{report}" if report else ""
+
+
+# ---------------------------------------------------------------- C6
+
+SLOW = 3.0
+"""A URL that does not finish before the cancellation under test (C6-C9)."""
+
+Variant = Callable[["Scenario"], Awaitable[None]]
+
+
+@dataclass
+class Scenario:
+    """One cancellation of a block that never receives; what happened, when."""
+
+    ctx: Context
+    client: httpx.AsyncClient
+    urls: list[str]
+    cancel_at: float = 0.0
+    ended_at: float = 0.0
+    outcome: str = "clean"
+    """"clean", "cancelled" (the task ended cancelled), or "timeout"."""
+
+    async def body(self, entered: anyio.Event | None = None) -> None:
+        """Enter the block and wait, never receiving."""
+        async with self.ctx.sub.make(self.client).fetch(self.urls):
+            if entered is not None:
+                entered.set()
+            await anyio.sleep(60)
+
+
+async def _c6_scope(s: Scenario) -> None:
+    with anyio.CancelScope() as scope:
+        async with s.ctx.sub.make(s.client).fetch(s.urls):
+            s.cancel_at = now()
+            scope.cancel()
+            await anyio.sleep(60)
+
+
+async def _c6_move_on(s: Scenario) -> None:
+    s.cancel_at = now() + 0.05
+    with anyio.move_on_after(0.05):
+        await s.body()
+
+
+async def _c6_fail_after(s: Scenario) -> None:
+    s.cancel_at = now() + 0.05
+    try:
+        with anyio.fail_after(0.05):
+            await s.body()
+    except TimeoutError:
+        s.outcome = "timeout"
+
+
+async def _c6_sibling(s: Scenario) -> None:
+    entered = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(s.body, entered)
+        await entered.wait()
+        s.cancel_at = now()
+        tg.cancel_scope.cancel()
+
+
+async def _c6_task_cancel(s: Scenario) -> None:
+    entered = anyio.Event()
+    task = asyncio.ensure_future(s.body(entered))
+    with anyio.move_on_after(GUARD):
+        await entered.wait()
+    s.cancel_at = now()
+    task.cancel()
+    await _settle(task, s)
+
+
+async def _settle(task: asyncio.Task[None], s: Scenario) -> None:
+    done, _ = await asyncio.wait({task}, timeout=GUARD)
+    if not done:
+        raise Failed(f"the cancelled task had not ended {GUARD:.0f} s after Task.cancel()")
+    if task.cancelled():
+        s.outcome = "cancelled"
+        return
+    exc = task.exception()
+    if exc is not None:
+        raise exc
+    s.outcome = "clean"
+
+
+async def _c6_asyncio_timeout(s: Scenario) -> None:
+    s.cancel_at = now() + 0.05
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(0.05):
+                await s.body()
+        else:
+            await asyncio.wait_for(s.body(), 0.05)
+    except (TimeoutError, asyncio.TimeoutError):
+        s.outcome = "timeout"
+
+
+def _c6_variants(ctx: Context) -> list[tuple[str, Variant, str]]:
+    """(label, variant, expected outcome) for the backend."""
+    variants: list[tuple[str, Variant, str]] = [
+        ("CancelScope.cancel() right after entering", _c6_scope, "clean"),
+        ("move_on_after(0.05)", _c6_move_on, "clean"),
+    ]
+    if ctx.asyncio:
+        deadline = "asyncio.timeout(0.05)" if sys.version_info >= (3, 11) else (
+            "asyncio.wait_for(..., 0.05)")
+        variants += [("Task.cancel() after entering", _c6_task_cancel, "cancelled"),
+                     (deadline, _c6_asyncio_timeout, "timeout")]
+    else:
+        ctx.trio_note()
+        variants += [("a sibling task cancels the task group", _c6_sibling, "clean"),
+                     ("fail_after(0.05)", _c6_fail_after, "timeout")]
+    return variants
+
+
+async def c6_cancel_before_receive(ctx: Context) -> str:
+    """Cancelled before any receive, by each mechanism: ends at once, cleanly."""
+    taken = []
+    for label, variant, expected in _c6_variants(ctx):
+        web = MockWeb()
+        with web:
+            urls = [web.add(f"slow{i}", delay=SLOW) for i in range(20)]
+            async with given_client() as client:
+                probe = LeakProbe()
+                s = Scenario(ctx, client, urls)
+                try:
+                    await variant(s)
+                except Failed:
+                    raise
+                except BaseException as exc:
+                    raise Failed(f"{label}: raised {describe(exc)} instead of ending cleanly",
+                                 trace(exc)) from None
+                s.ended_at = now()
+                took = s.ended_at - s.cancel_at
+                if s.outcome != expected:
+                    raise Failed(f"{label}: ended {s.outcome!r}, expected {expected!r}"
+                                 + (" (the cancellation was swallowed)" if s.outcome == "clean"
+                                    else ""))
+                if took > BOUND:
+                    raise Failed(f"{label}: ended {took:.2f} s after the cancel (bound {BOUND} s)")
+                check_clean(label, probe, web, "when it ended")
+                taken.append(took)
+    return f"{len(taken)} ways, each ended within {max(taken) * 1000:.0f} ms, clean"
+
+
+# ---------------------------------------------------------------- C7
+
+ITERATIONS = 30
+SEED = 17
+C7_SCENARIOS = (
+    "outer scope + Task.cancel",
+    "break + outer scope",
+    "deadline + Task.cancel",
+    "Task.cancel twice",
+    "two helpers 3 ms apart",
+)
+
+
+@dataclass
+class Race:
+    """One C7 iteration: a consumer cancelled from two places at nearly the same instant."""
+
+    ctx: Context
+    scenario: str
+    rng: random.Random
+    urls: list[str]
+    client: httpx.AsyncClient
+    outer: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    victim_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    broke: anyio.Event = field(default_factory=anyio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.at = self.rng.uniform(0.005, 0.03)
+        self.jitter = self.rng.uniform(0.0, 0.003)
+        self.break_after = self.rng.randint(1, 3)
+        self.pauses = [self.rng.uniform(0.0, 0.002) for _ in range(len(self.urls) + 1)]
+
+    def cancel_victim(self) -> None:
+        """Task.cancel() on asyncio; cancelling the task's own scope on trio."""
+        if self.task is not None:
+            self.task.cancel()
+        else:
+            self.victim_scope.cancel()
+
+    async def consumer(self) -> None:
+        """Receive slowly, so producers are mid-send when the cancels land."""
+        async with AsyncExitStack() as stack:
+            if self.scenario == "deadline + Task.cancel":
+                if self.ctx.asyncio and sys.version_info >= (3, 11):
+                    await stack.enter_async_context(asyncio.timeout(self.at))
+                else:
+                    stack.enter_context(anyio.fail_after(self.at))
+            with self.outer:
+                async with self.ctx.sub.make(self.client).fetch(self.urls) as results:
+                    received = 0
+                    async for _ in results:
+                        received += 1
+                        if self.scenario == "break + outer scope" and received >= self.break_after:
+                            self.broke.set()
+                            break
+                        await anyio.sleep(self.pauses[received])
+
+    async def helper(self) -> None:
+        """The second (or first) place the cancellation comes from."""
+        s = self.scenario
+        if s == "break + outer scope":
+            await self.broke.wait()
+            await anyio.sleep(self.jitter if self.rng.random() < 0.5 else 0)
+            self.outer.cancel()
+            return
+        await anyio.sleep(self.at)
+        if s == "outer scope + Task.cancel":
+            self.outer.cancel()
+            await anyio.sleep(self.jitter)
+            self.cancel_victim()
+        elif s == "deadline + Task.cancel":
+            self.cancel_victim()
+        elif s == "Task.cancel twice":
+            self.cancel_victim()
+            await anyio.sleep(self.jitter if self.rng.random() < 0.5 else 0)
+            self.cancel_victim()
+        elif s == "two helpers 3 ms apart":
+            self.cancel_victim()
+
+    async def second_helper(self) -> None:
+        """Only "two helpers 3 ms apart": cancels the outer scope 3 ms after the first."""
+        if self.scenario == "two helpers 3 ms apart":
+            await anyio.sleep(self.at + 0.003)
+            self.outer.cancel()
+
+
+async def c7_close_discipline(ctx: Context) -> str:
+    """Many jittered races of two cancellations: never a stray exception, never a leak."""
+    rng = random.Random(SEED)
+    if not ctx.asyncio:
+        ctx.trio_note()
+    outcomes: Counter[str] = Counter()
+    for i in range(ITERATIONS):
+        scenario = C7_SCENARIOS[i % len(C7_SCENARIOS)]
+        label = f"iteration {i + 1}/{ITERATIONS} ({scenario}, seed {SEED})"
+        web = MockWeb()
+        with web:
+            urls = [web.add(f"u{j}", delay=rng.uniform(0.0, 0.03)) for j in range(10)]
+            urls += [web.add(f"slow{j}", delay=SLOW) for j in range(2)]
+            async with given_client() as client:
+                probe = LeakProbe()
+                race = Race(ctx, scenario, rng, urls, client)
+                outcome = await _run_race(race, label)
+                outcomes[outcome] += 1
+                check_clean(label, probe, web, "after the cancellations")
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
+    return f"{ITERATIONS} races ({summary}); no stray exception, no leak"
+
+
+async def _run_race(race: Race, label: str) -> str:
+    try:
+        if race.ctx.asyncio:
+            return await _race_asyncio(race, label)
+        return await _race_trio(race)
+    except Failed:
+        raise
+    except BaseException as exc:
+        trouble = next((t for t in TROUBLE if t in type(exc).__name__), None)
+        kind = f"a {trouble}" if trouble else "an unexpected exception"
+        raise Failed(f"{label}: {kind} came out: {describe(exc)}", trace(exc)) from None
+
+
+async def _race_asyncio(race: Race, label: str) -> str:
+    race.task = asyncio.ensure_future(race.consumer())
+    helpers = [asyncio.ensure_future(race.helper()), asyncio.ensure_future(race.second_helper())]
+    done, _ = await asyncio.wait({race.task}, timeout=GUARD)
+    if not done:
+        raise Failed(f"{label}: the consumer had not ended {GUARD:.0f} s after the cancellations")
+    for helper in helpers:
+        helper.cancel()  # a helper whose cancel target is already gone has nothing to do
+    await asyncio.wait(helpers)
+    if race.task.cancelled():
+        return "cancelled"
+    exc = race.task.exception()
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if exc is not None:
+        raise exc
+    return "clean"
+
+
+async def _race_trio(race: Race) -> str:
+    outcome = "clean"
+    async with anyio.create_task_group() as helpers:
+        helpers.start_soon(race.helper)
+        helpers.start_soon(race.second_helper)
+        try:
+            with race.victim_scope:
+                await race.consumer()
+        except TimeoutError:
+            outcome = "timeout"
+        if race.victim_scope.cancelled_caught:
+            outcome = "cancelled"
+        helpers.cancel_scope.cancel()  # their targets are gone: nothing left to cancel
+    return outcome
+
+
+# ---------------------------------------------------------------- C8
+
+
+async def c8_partial(ctx: Context) -> str:
+    """Results completed before a cancellation are all delivered, intact, and no others."""
+    variants: list[str] = ["move_on_after(0.4)"]
+    if ctx.asyncio:
+        variants += ["Task.cancel() at 0.4 s",
+                     "asyncio.timeout(0.4)" if sys.version_info >= (3, 11) else "wait_for(0.4)"]
+    else:
+        ctx.trio_note()
+        variants += ["a sibling task cancels the task group at 0.4 s", "fail_after(0.4)"]
+    for label in variants:
+        web = MockWeb()
+        with web:
+            fast = [web.add(f"fast{i}", delay=0.01 * (i + 1)) for i in range(5)]
+            slow = [web.add(f"slow{i}", delay=SLOW) for i in range(5)]
+            urls = [u for pair in zip(slow, fast) for u in pair]
+            async with given_client() as client:
+                got: list[Any] = []
+                try:
+                    await _partial(ctx, label, client, urls, got)
+                except Failed:
+                    raise
+                except BaseException as exc:
+                    raise Failed(f"{label}: raised {describe(exc)}", trace(exc)) from None
+        check_complete(label, got, fast)
+    return f"{len(variants)} ways: exactly the 5 completed Results, intact"
+
+
+async def _partial(ctx: Context, label: str, client: httpx.AsyncClient, urls: list[str],
+                   got: list[Any]) -> None:
+    async def consume() -> None:
+        async with ctx.sub.make(client).fetch(urls) as results:
+            async for result in results:
+                got.append(result)
+
+    if label.startswith("move_on_after"):
+        with anyio.move_on_after(0.4):
+            await consume()
+    elif label.startswith("fail_after"):
+        try:
+            with anyio.fail_after(0.4):
+                await consume()
+        except TimeoutError:
+            pass
+    elif label.startswith("a sibling"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.sleep(0.4)
+            tg.cancel_scope.cancel()
+    elif label.startswith("Task.cancel"):
+        task = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.4)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=GUARD)
+        if not done:
+            raise Failed(f"{label}: the task had not ended {GUARD:.0f} s after Task.cancel()")
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    else:
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(0.4):
+                    await consume()
+            else:
+                await asyncio.wait_for(consume(), 0.4)
+        except (TimeoutError, asyncio.TimeoutError):
+            pass
+
+
+# ---------------------------------------------------------------- C9
+
+
+class KataBodyError(Exception):
+    """Raised by the grader inside the block; must come out as the very same object."""
+
+
+async def c9_consumer_exception(ctx: Context) -> str:
+    """The body's exception keeps its identity: not wrapped, not replaced, not swallowed."""
+    for label, when in (("raised after the first Result", "first"),
+                        ("raised right after entering", "enter")):
+        web = MockWeb()
+        with web:
+            urls = [web.add(f"slow{i}", delay=SLOW) for i in range(10)]
+            urls.insert(5, web.add("fast", delay=0.01))
+            sentinel = KataBodyError(f"{label} (grader's sentinel)")
+            async with given_client() as client:
+                try:
+                    async with ctx.sub.make(client).fetch(urls) as results:
+                        if when == "enter":
+                            raise sentinel
+                        async for _ in results:
+                            raise sentinel
+                except BaseException as caught:
+                    if caught is not sentinel:
+                        how = ("wrapped in " + type(caught).__name__
+                               if _contains(caught, sentinel) else "replaced by " + describe(caught))
+                        raise Failed(f"{label}: the body's KataBodyError came out {how}",
+                                     trace(caught)) from None
+                else:
+                    raise Failed(f"{label}: the body's exception was swallowed "
+                                 "(the block exited normally)")
+    return "the body's exception came out as the same object, twice"
+
+
+def _contains(exc: BaseException, target: BaseException) -> bool:
+    if exc is target:
+        return True
+    members = getattr(exc, "exceptions", ())
+    return any(_contains(m, target) for m in members) or (
+        exc.__cause__ is target or exc.__context__ is target)
+
+
+# ---------------------------------------------------------------- registry
+
+CriterionFn = Callable[[Context], Awaitable[str]]
+
+RUNNERS: dict[str, CriterionFn] = {
+    "C1": c1_complete,
+    "C2": c2_streaming,
+    "C3": c3_errors,
+    "C4": c4_bounded,
+    "C5": c5_forgotten_sender,
+    "C6": c6_cancel_before_receive,
+    "C7": c7_close_discipline,
+    "C8": c8_partial,
+    "C9": c9_consumer_exception,
+}

@@ -1,0 +1,169 @@
+"""The process that grades one criterion (or only checks that a submission loads).
+
+Run as ``python -m fetcher.grader.worker``. It writes its verdict as JSON to
+the ``--out`` file and leaves with ``os._exit``: the submission may have left
+non-daemon threads or a half-closed event loop behind, and none of that may
+keep this process alive once the verdict is written. A watchdog thread writes
+a "timed out" verdict with the stacks of every thread just before the parent's
+hard limit, so a hang says where it hangs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .model import SubmissionError, Verdict
+
+EXIT_REPORTED = 0
+EXIT_TIMED_OUT = 3
+
+
+def _write(out: Path, payload: dict[str, Any]) -> None:
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, out)
+
+
+def _all_stacks() -> str:
+    names = {t.ident: t.name for t in threading.enumerate()}
+    me = threading.get_ident()
+    chunks = []
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        stack = "".join(traceback.format_stack(frame))
+        chunks.append(f"thread {names.get(ident, ident)!r}:\n{stack}")
+    return "\n".join(chunks)
+
+
+class _Watchdog:
+    """Writes a timeout verdict and exits if the criterion overruns its limit."""
+
+    def __init__(self, out: Path, cid: str, name: str, limit: float) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(limit, self._fire, args=(out, cid, name, limit))
+        self._timer.daemon = True
+        self._timer.name = "kata-grader-watchdog"
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def finish(self) -> bool:
+        """Claim the right to write the verdict; False if the watchdog already did."""
+        with self._lock:
+            if self._done:
+                return False
+            self._done = True
+            self._timer.cancel()
+            return True
+
+    def _fire(self, out: Path, cid: str, name: str, limit: float) -> None:
+        if not self.finish():
+            return
+        verdict = Verdict(cid, name, False, f"timed out after {limit:.0f} s", limit,
+                          "where every thread was at the time limit:\n" + _all_stacks())
+        _write(out, {"verdict": verdict.to_json()})
+        os._exit(EXIT_TIMED_OUT)
+
+
+def grade_one(target: str | None, cid: str, backend: str, out: Path, limit: float) -> None:
+    """Grade criterion *cid* in this process, write the verdict, and exit."""
+    from . import evidence
+    from .catalog import BY_ID
+
+    criterion = BY_ID[cid]
+    evidence.start_recording()
+    from .loader import load
+
+    watchdog = _Watchdog(out, cid, criterion.name, limit)
+    watchdog.start()
+    try:
+        submission = load(target)
+    except SubmissionError as exc:
+        if watchdog.finish():
+            _write(out, {"verdict": Verdict(cid, criterion.name, False,
+                                            f"cannot load: {exc}").to_json()})
+        os._exit(EXIT_REPORTED)
+
+    import anyio
+
+    from .criteria import RUNNERS, Context, Failed
+
+    async def main() -> None:
+        probe = evidence.LeakProbe()
+        ctx = Context(submission, backend)
+        started = time.perf_counter()
+        try:
+            reason = await RUNNERS[cid](ctx)
+            verdict = Verdict(cid, criterion.name, True, reason)
+        except Failed as failure:
+            verdict = Verdict(cid, criterion.name, False, failure.reason,
+                              evidence=failure.evidence)
+        except BaseException as exc:  # the submission broke the scenario itself
+            verdict = Verdict(cid, criterion.name, False,
+                              f"{type(exc).__name__} raised: {str(exc)[:150]}",
+                              evidence="".join(traceback.format_exception(
+                                  type(exc), exc, exc.__traceback__)))
+        verdict.seconds = time.perf_counter() - started
+        verdict.notes = ctx.notes
+        blockers = probe.exit_blockers(0.5)
+        if blockers:
+            first = blockers.splitlines()[0].removeprefix("leakcheck: ")
+            if verdict.passed:
+                verdict.passed = False
+                verdict.reason = (f"{first}, not daemon: a program using it could not exit")
+            verdict.evidence = "\n\n".join(p for p in (verdict.evidence, blockers) if p)
+        if watchdog.finish():
+            _write(out, {"verdict": verdict.to_json()})
+        # Leave now: the loop's teardown would wait on whatever the submission left behind.
+        os._exit(EXIT_REPORTED)
+
+    anyio.run(main, backend=backend)
+    os._exit(EXIT_REPORTED)  # pragma: no cover - main() always exits first
+
+
+def check_loads(target: str | None, out: Path) -> None:
+    """Only load and validate the submission; write ``{"ok": ..., "message": ...}``."""
+    from .loader import load
+
+    try:
+        load(target)
+    except SubmissionError as exc:
+        _write(out, {"ok": False, "message": str(exc)})
+    else:
+        _write(out, {"ok": True, "message": ""})
+    os._exit(EXIT_REPORTED)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the worker process (not a user-facing command)."""
+    parser = argparse.ArgumentParser(prog="python -m fetcher.grader.worker")
+    parser.add_argument("--target", default=None)
+    parser.add_argument("--criterion", default=None)
+    parser.add_argument("--backend", default="asyncio")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--limit", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    faulthandler.enable()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+    if args.criterion is None:
+        check_loads(args.target, args.out)
+    else:
+        grade_one(args.target, args.criterion, args.backend, args.out, args.limit)
+
+
+if __name__ == "__main__":
+    main()
