@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import respx
@@ -18,7 +18,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def web(anyio_backend: str) -> AsyncIterator[MockWeb]:
+def web() -> Iterator[MockWeb]:
     """The respx fake web, active for the test (mocks every httpx client)."""
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
         yield MockWeb(router)

@@ -37,7 +37,7 @@ class Behaviour:
 
 
 class MockWeb:
-    """The fake web; see the module docstring. Create it inside the test's loop."""
+    """The fake web; see the module docstring."""
 
     def __init__(self, router: respx.MockRouter) -> None:
         self._ids = itertools.count()
@@ -47,8 +47,10 @@ class MockWeb:
         self.started = 0
         self.cancelled = 0
         self.requested: list[str] = []
-        self._gate = anyio.Event()
-        self._changed = anyio.Event()
+        # Events are made on first use: they belong to the test's event loop,
+        # which does not exist yet when a sync fixture builds the fake web.
+        self._gate_event: anyio.Event | None = None
+        self._changed_event: anyio.Event | None = None
         router.route(host=HOST).mock(side_effect=self._handle)
 
     def url(self, name: str | None = None, **behaviour: object) -> str:
@@ -58,6 +60,18 @@ class MockWeb:
 
     def urls(self, count: int, **behaviour: object) -> list[str]:
         return [self.url(**behaviour) for _ in range(count)]
+
+    @property
+    def _gate(self) -> anyio.Event:
+        if self._gate_event is None:
+            self._gate_event = anyio.Event()
+        return self._gate_event
+
+    @property
+    def _changed(self) -> anyio.Event:
+        if self._changed_event is None:
+            self._changed_event = anyio.Event()
+        return self._changed_event
 
     def open_gate(self) -> None:
         self._gate.set()
@@ -77,8 +91,9 @@ class MockWeb:
         await self.wait_until(lambda w: w.in_flight >= count, f"{count} requests in flight")
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed_event is not None:
+            self._changed_event.set()
+            self._changed_event = None
 
     async def _handle(self, request: httpx.Request) -> httpx.Response:
         b = self._behaviours[request.url.path]
