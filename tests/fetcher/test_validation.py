@@ -50,7 +50,7 @@ def test_good_max_concurrency_is_accepted() -> None:
 
 
 def test_client_must_be_an_async_client() -> None:
-    with httpx.Client() as sync_client, pytest.raises(TypeError, match="httpx.AsyncClient"):
+    with httpx.Client() as sync_client, pytest.raises(TypeError, match=r"httpx\.AsyncClient"):
         DataFetcher(sync_client)  # type: ignore[arg-type]
 
 
@@ -67,7 +67,9 @@ def test_client_must_be_an_async_client() -> None:
         ({"allowed_schemes": [1]}, TypeError, "allowed_schemes items must be"),
     ],
 )
-def test_options_are_validated(kwargs: dict[str, object], error: type[Exception], message: str) -> None:
+def test_options_are_validated(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         DataFetcher(**kwargs)  # type: ignore[arg-type]
 
