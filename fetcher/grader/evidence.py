@@ -9,7 +9,8 @@ live on in a nursery it did not close, or as a system task.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fnmatch
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sniffio
@@ -26,14 +27,19 @@ def start_recording() -> None:
 class LeakProbe:
     """Snapshot at construction; :meth:`report` says what appeared since ("" if nothing)."""
 
-    def __init__(self) -> None:
-        self._library = _library_check()
+    def __init__(self, ignore_names: Sequence[str] = ()) -> None:
+        """*ignore_names*: globs naming the grader's own tasks, which are not the submission's."""
+        self._ignore = tuple(ignore_names)
+        self._library = _library_check(self._ignore)
         self._trio_before = _trio_tasks()  # holds the tasks, so their ids stay unique
 
     def report(self) -> str:
         """What is alive at this instant that was not at the snapshot (no grace)."""
         parts = [self._library(0.0, False)]
-        trio_new = [t for k, t in _trio_tasks().items() if k not in self._trio_before]
+        current = _trio_current()
+        trio_new = [t for k, t in _trio_tasks().items() if k not in self._trio_before
+                    and t is not current
+                    and not any(fnmatch.fnmatchcase(t.name, g) for g in self._ignore)]
         if trio_new:
             parts.append(_describe_trio(trio_new))
         return "\n".join(p for p in parts if p)
@@ -43,14 +49,15 @@ class LeakProbe:
         return self._library(grace, True)
 
 
-def _library_check() -> Check:
+def _library_check(ignore_names: Sequence[str] = ()) -> Check:
     """Take a snapshot with pytest_leakcheck; return the function that judges since then."""
-    from pytest_leakcheck import find_leaks, format_leaks, snapshot
+    from pytest_leakcheck import Options, find_leaks, format_leaks, snapshot
 
+    options = Options().with_ignores(f"name:{glob}" for glob in ignore_names)
     before = snapshot()
 
     def check(grace: float, exit_blockers_only: bool) -> str:
-        leaks = find_leaks(before, timeout=grace)
+        leaks = find_leaks(before, timeout=grace, options=options)
         if exit_blockers_only:
             leaks = [leak for leak in leaks if leak.blocks_exit]
         return format_leaks(leaks, who="the submission") if leaks else ""
@@ -58,23 +65,34 @@ def _library_check() -> Check:
     return check
 
 
-def _trio_tasks() -> dict[int, Any]:
+def _on_trio() -> bool:
     try:
-        if sniffio.current_async_library() != "trio":
-            return {}
+        return sniffio.current_async_library() == "trio"
     except sniffio.AsyncLibraryNotFoundError:
+        return False
+
+
+def _trio_current() -> Any:
+    if not _on_trio():
+        return None
+    import trio
+
+    return trio.lowlevel.current_task()
+
+
+def _trio_tasks() -> dict[int, Any]:
+    """Every task in the trio run, by id (the caller is excluded when judging, not here)."""
+    if not _on_trio():
         return {}
     import trio
 
     found: dict[int, Any] = {}
-    current = trio.lowlevel.current_task()
     stack = [trio.lowlevel.current_root_task()]
     while stack:
         task = stack.pop()
         if task is None:
             continue
-        if task is not current:
-            found[id(task)] = task
+        found[id(task)] = task
         for nursery in task.child_nurseries:
             stack.extend(nursery.child_tasks)
     return found
@@ -89,6 +107,7 @@ def _describe_trio(tasks: list[Any]) -> str:
             frame = getattr(coro, "cr_frame", None)
             if frame is None:
                 break
-            lines.append(f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+            code = frame.f_code
+            lines.append(f"    {code.co_filename}:{frame.f_lineno} in {code.co_name}")
             coro = getattr(coro, "cr_await", None)
     return "\n".join(lines)
