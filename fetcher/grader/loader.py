@@ -52,7 +52,7 @@ def load(target: str | None) -> Submission:
     fetcher_cls = getattr(module, attr)
     if not inspect.isclass(fetcher_cls):
         raise SubmissionError(f"{spec}: {attr} must be a class, got {type(fetcher_cls).__name__}")
-    _check_constructor(spec, fetcher_cls)
+    _check_constructor(spec, attr, fetcher_cls)
     _check_fetch(spec, fetcher_cls)
     result_cls = getattr(module, "Result", None)
     if result_cls is not None:
@@ -133,7 +133,7 @@ def _import_failure(what: str, exc: BaseException) -> str:
     return f"importing {what} raised {type(exc).__name__}: {exc}{line}"
 
 
-def _check_constructor(spec: str, cls: type[Any]) -> None:
+def _check_constructor(spec: str, attr: str, cls: type[Any]) -> None:
     try:
         sig = inspect.signature(cls)
     except (TypeError, ValueError):
@@ -143,8 +143,8 @@ def _check_constructor(spec: str, cls: type[Any]) -> None:
             sig.bind(*args, **kwargs)
         except TypeError:
             raise SubmissionError(
-                f"{spec}: wrong signature DataFetcher{sig}; the contract is "
-                "DataFetcher(client=None, *, max_concurrency=None)"
+                f"{spec}: wrong signature {attr}{sig}; the contract is "
+                f"{attr}(client=None, *, max_concurrency=None)"
             ) from None
 
 

@@ -1,0 +1,79 @@
+"""Broken: raises on non-2xx instead of returning it as that URL's Result.
+
+``raise_for_status()`` sits outside the ``try``, which only catches transport
+errors, so a 404 escapes the producer, the task group fails, and an
+ExceptionGroup comes out of the block: one bad URL takes down its siblings.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "FAIL", "C4": "PASS", "C5": "PASS", "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "PASS"}
+BACKENDS = ("asyncio",)
+REASONS = {"C3": "HTTPStatusError"}
+
+
+@dataclass(frozen=True)
+class Result:
+    url: str
+    body: bytes | None = None
+    error: Exception | None = None
+
+
+class DataFetcher:
+    def __init__(self, client: httpx.AsyncClient | None = None, *,
+                 max_concurrency: int | None = None) -> None:
+        self._client = client
+        self._limit = max_concurrency
+
+    @asynccontextmanager
+    async def fetch(self, urls: Iterable[str]) -> AsyncIterator[MemoryObjectReceiveStream[Result]]:
+        todo = list(urls)
+        async with AsyncExitStack() as stack:
+            client = self._client or await stack.enter_async_context(httpx.AsyncClient())
+            limiter = anyio.CapacityLimiter(self._limit) if self._limit else None
+            send, receive = anyio.create_memory_object_stream[Result](0)
+            try:
+                async with anyio.create_task_group() as tg:
+                    async with send:
+                        for url in todo:
+                            tg.start_soon(self._produce, client, url, send.clone(), limiter)
+                    with receive:
+                        try:
+                            yield receive
+                        finally:
+                            tg.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from None
+                raise
+
+    async def _produce(self, client: httpx.AsyncClient, url: str,
+                       send: MemoryObjectSendStream[Result],
+                       limiter: anyio.CapacityLimiter | None) -> None:
+        async with send:
+            if limiter is None:
+                result = await self._get(client, url)
+            else:
+                async with limiter:
+                    result = await self._get(client, url)
+            await send.send(result)
+
+    async def _get(self, client: httpx.AsyncClient, url: str) -> Result:
+        try:
+            response = await client.get(url)
+        except httpx.TransportError as exc:
+            return Result(url, error=exc)
+        response.raise_for_status()  # the defect: raised, not returned
+        return Result(url, body=response.content)
