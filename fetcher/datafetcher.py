@@ -244,7 +244,14 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
         """Run the worker pool under the stop scope, then close our own client."""
         urls = iter(self._source)
         try:
-            with self._stop:
+            # Producers stop through the stop scope only, never through the
+            # consumer's scopes: the shield keeps the two scope trees apart.
+            # Without it, anyio's asyncio backend (4.16) hands the stop scope's
+            # pending uncancel() calls, made for *this* task, to the consumer's
+            # task-group scope when that is cancelled too, and the consumer's
+            # task then loses a native Task.cancel() (seen by the close
+            # discipline scenario: TimeoutError instead of cancelled).
+            with anyio.CancelScope(shield=True), self._stop:
                 async with anyio.create_task_group() as pool:
                     # Hand each worker its own clone, then drop ours: from here
                     # on the stream is open exactly as long as a worker is.

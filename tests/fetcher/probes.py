@@ -9,10 +9,19 @@ both backends.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import sniffio
 
-__all__ = ["fetcher_tasks", "live_task_names"]
+from pytest_leakcheck import LeakChecker, Snapshot
+
+__all__ = [
+    "Baseline",
+    "assert_back_to_baseline",
+    "baseline",
+    "fetcher_tasks",
+    "live_task_names",
+]
 
 
 def live_task_names() -> list[str]:
@@ -34,3 +43,29 @@ def live_task_names() -> list[str]:
 def fetcher_tasks() -> list[str]:
     """The fetcher names its tasks "fetcher producer" / "fetcher worker N"."""
     return [name for name in live_task_names() if name.startswith("fetcher ")]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What was alive before the code under test ran."""
+
+    snapshot: Snapshot
+    tasks: int
+
+
+def baseline(leakcheck: LeakChecker) -> Baseline:
+    """Take it inside the test's event loop, so the loop's own tasks are in it."""
+    return Baseline(leakcheck.snapshot(), len(live_task_names()))
+
+
+async def assert_back_to_baseline(leakcheck: LeakChecker, base: Baseline) -> None:
+    """Right now (no grace): no thread, no asyncio task, no trio task left over.
+
+    ``timeout=0`` makes the plugin judge this very instant: the contract is
+    that leaving the fetch block *has* stopped every producer, not that they
+    will stop soon.
+    """
+    await leakcheck.assert_no_leaks_async(base.snapshot, timeout=0)
+    assert fetcher_tasks() == [], fetcher_tasks()
+    names = live_task_names()
+    assert len(names) == base.tasks, names
