@@ -70,9 +70,14 @@ class Limits:
     def check_scheme(self, request: httpx.Request, url: str | None = None) -> None:
         """Refuse a request whose scheme is not allowed, before anything is sent.
 
-        *url* is the URL as the caller wrote it, for the message.
+        *url* is the URL as the caller wrote it. Its own scheme wins when it
+        has one: httpx treats host-less URLs such as ``file:///x`` or
+        ``mailto:x`` as relative and merges them into the base URL, which
+        would hide the scheme that was actually asked for.
         """
         scheme = request.url.scheme
+        if url is not None:
+            scheme = httpx.URL(url).scheme or scheme
         if scheme not in self.allowed_schemes:
             allowed = ", ".join(sorted(self.allowed_schemes))
             shown = repr(scheme) if scheme else "no scheme"

@@ -51,6 +51,7 @@ class MockWeb:
         # which does not exist yet when a sync fixture builds the fake web.
         self._gate_event: anyio.Event | None = None
         self._changed_event: anyio.Event | None = None
+        self.router = router  # for ad-hoc routes on other hosts
         router.route(host=HOST).mock(side_effect=self._handle)
 
     def url(self, name: str | None = None, **behaviour: object) -> str:
