@@ -52,7 +52,10 @@ rule is a property of the structure instead of a habit:
 Cancellation and exceptions keep their meaning
 ----------------------------------------------
 The consumer's task is never cancelled by the fetcher: producers live under
-a separate stop scope that only they are inside. So an anyio scope around
+a separate stop scope that only they are inside, behind a shield that keeps
+the consumer's cancellations from reaching them by any route other than the
+block's exit (which is immediate: the consumer's next await is cancelled,
+and that leaves the block). So an anyio scope around
 the block catches its own cancel, ``asyncio.timeout`` raises TimeoutError,
 ``Task.cancel()`` ends the task cancelled, all exactly as without the
 fetcher. The body's exception never passes through the task group (the
