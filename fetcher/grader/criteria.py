@@ -305,7 +305,7 @@ def _check_error_result(label: str, result: Any, kind: Any) -> None:
 async def c4_bounded(ctx: Context) -> str:
     """Peak requests in flight, counted in the mock, equals the bound exactly."""
     peaks = []
-    for limit, count, delay in ((4, 12, 0.3), (1, 4, 0.1), (None, 10, 0.5)):
+    for limit, count, delay in ((4, 8, 0.25), (1, 3, 0.1), (None, 10, 0.3)):
         web = MockWeb()
         with web:
             urls = [web.add(f"u{i}", delay=delay) for i in range(count)]
@@ -563,7 +563,7 @@ async def c6_cancel_before_receive(ctx: Context) -> str:
 
 ITERATIONS = 30
 SEED = 17
-SLOW_C7 = 1.5
+SLOW_C7 = 1.0
 HUNG_AFTER = 0.5
 """A consumer still running this long after the first cancellation is hung (C6's bound
 for ending is 0.25 s); C7 stops there rather than wait for its slow URLs."""

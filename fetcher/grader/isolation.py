@@ -31,9 +31,20 @@ KILL_GRACE = 3.0
 POLL = 0.01
 
 
+@dataclass(frozen=True)
+class Request:
+    """Grade *criteria* of *target* on *backend*; *limit* overrides each hard limit."""
+
+    target: str | None
+    criteria: tuple[Criterion, ...]
+    backend: str = "asyncio"
+    limit: float | None = None
+
+
 @dataclass
 class _Job:
-    criterion: Criterion
+    index: int
+    criterion: Criterion | None  # None: the load check
     limit: float
     out: Path
     log: IO[bytes]
@@ -41,8 +52,8 @@ class _Job:
     started: float
 
 
-def _command(target: str | None, out: Path, criterion: str | None = None,
-             backend: str = "asyncio", limit: float = LOAD_LIMIT) -> list[str]:
+def _command(target: str | None, out: Path, criterion: str | None, backend: str,
+             limit: float) -> list[str]:
     cmd = [sys.executable, "-m", "fetcher.grader.worker", "--out", str(out),
            "--backend", backend, "--limit", str(limit)]
     if target is not None:
@@ -50,11 +61,6 @@ def _command(target: str | None, out: Path, criterion: str | None = None,
     if criterion is not None:
         cmd += ["--criterion", criterion]
     return cmd
-
-
-def _spawn(cmd: list[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -90,75 +96,95 @@ def _exit_reason(code: int) -> str:
     return f"process exited with code {code} before reporting (os._exit or sys.exit?)"
 
 
-def check_loads(target: str | None) -> None:
-    """Import and validate the submission in a throwaway process; raise SubmissionError."""
-    with tempfile.TemporaryDirectory(prefix="kata-grader-") as tmp:
-        out = Path(tmp) / "load.json"
-        with open(Path(tmp) / "load.log", "w+b") as log:
-            proc = _spawn(_command(target, out), log)
-            try:
-                proc.wait(timeout=LOAD_LIMIT)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                raise SubmissionError(
-                    f"loading the submission did not finish within {LOAD_LIMIT:.0f} s") from None
-            data = _read(out)
-            if data is None:
-                detail = _tail(log).strip().splitlines()
-                last = f": {detail[-1]}" if detail else ""
-                raise SubmissionError(
-                    f"loading the submission failed: {_exit_reason(proc.returncode)}{last}")
-    if not data.get("ok"):
-        raise SubmissionError(str(data.get("message", "cannot load the submission")))
+Outcome = list[Verdict] | SubmissionError
 
 
-def run_criteria(target: str | None, criteria: list[Criterion], backend: str,
-                 limit: float | None = None, parallel: int = PARALLEL) -> list[Verdict]:
-    """Grade every criterion in its own process; verdicts come back in catalogue order."""
-    verdicts: dict[str, Verdict] = {}
+def run(requests: list[Request], parallel: int = PARALLEL) -> list[Outcome]:
+    """Grade every request: first a load check each, then one process per criterion.
+
+    At most *parallel* processes run at once, across all requests; each
+    request's verdicts come back in its criteria's order, or the
+    SubmissionError that stopped it from being graded at all.
+    """
+    verdicts: list[dict[str, Verdict]] = [{} for _ in requests]
+    refused: dict[int, SubmissionError] = {}
     with tempfile.TemporaryDirectory(prefix="kata-grader-") as tmp:
-        pending = list(criteria)
+        pending: list[tuple[int, Criterion | None]] = [(i, None) for i in range(len(requests))]
         running: list[_Job] = []
         try:
             while pending or running:
                 while pending and len(running) < max(1, parallel):
-                    running.append(_start(target, pending.pop(0), backend, limit, Path(tmp)))
+                    index, criterion = pending.pop(0)
+                    running.append(_start(index, requests[index], criterion, Path(tmp)))
                 time.sleep(POLL)
                 for job in list(running):
-                    verdict = _poll(job)
-                    if verdict is not None:
-                        running.remove(job)
-                        job.log.close()
-                        verdicts[job.criterion.id] = verdict
+                    if job.proc.poll() is None and not _overdue(job):
+                        continue
+                    running.remove(job)
+                    if job.criterion is None:
+                        error = _load_result(job)
+                        if error is None:
+                            pending += [(job.index, c) for c in requests[job.index].criteria]
+                        else:
+                            refused[job.index] = error
+                    else:
+                        verdicts[job.index][job.criterion.id] = _verdict(job)
+                    job.log.close()
         finally:
             for job in running:
                 _kill(job.proc)
                 job.log.close()
-    return [verdicts[c.id] for c in criteria]
+    return [refused[i] if i in refused else [verdicts[i][c.id] for c in r.criteria]
+            for i, r in enumerate(requests)]
 
 
-def _start(target: str | None, criterion: Criterion, backend: str, limit: float | None,
-           tmp: Path) -> _Job:
-    seconds = limit if limit is not None else criterion.time_limit
-    out = tmp / f"{criterion.id}.json"
-    log = open(tmp / f"{criterion.id}.log", "w+b")  # noqa: SIM115 - closed by the poller
-    proc = _spawn(_command(target, out, criterion.id, backend, seconds), log)
-    return _Job(criterion, seconds, out, log, proc, time.monotonic())
+def _start(index: int, request: Request, criterion: Criterion | None, tmp: Path) -> _Job:
+    if criterion is None:
+        seconds, name = LOAD_LIMIT, "load"
+    else:
+        seconds = request.limit if request.limit is not None else criterion.time_limit
+        name = criterion.id
+    out = tmp / f"{index}-{name}.json"
+    log = open(tmp / f"{index}-{name}.log", "w+b")  # noqa: SIM115 - closed by run()
+    cmd = _command(request.target, out, criterion.id if criterion else None, request.backend,
+                   seconds)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True)
+    return _Job(index, criterion, seconds, out, log, proc, time.monotonic())
 
 
-def _poll(job: _Job) -> Verdict | None:
-    """The job's verdict if it is over (killing it at the hard limit), else None."""
+def _overdue(job: _Job) -> bool:
+    """Past the hard limit (the worker's own watchdog had its chance): kill it."""
+    if time.monotonic() - job.started < job.limit + KILL_GRACE:
+        return False
+    _kill(job.proc)
+    return True
+
+
+def _load_result(job: _Job) -> SubmissionError | None:
+    data = _read(job.out)
+    if data is None:
+        if job.proc.returncode == -signal.SIGKILL:
+            return SubmissionError(f"loading the submission did not finish within "
+                                   f"{job.limit:.0f} s")
+        detail = _tail(job.log).strip().splitlines()
+        last = f": {detail[-1]}" if detail else ""
+        return SubmissionError(f"loading the submission failed: "
+                               f"{_exit_reason(job.proc.returncode)}{last}")
+    if not data.get("ok"):
+        return SubmissionError(str(data.get("message", "cannot load the submission")))
+    return None
+
+
+def _verdict(job: _Job) -> Verdict:
+    assert job.criterion is not None
     elapsed = time.monotonic() - job.started
-    code = job.proc.poll()
-    if code is None:
-        if elapsed < job.limit + KILL_GRACE:
-            return None
-        _kill(job.proc)
-        return Verdict(job.criterion.id, job.criterion.name, False,
-                       f"timed out after {job.limit:.0f} s (killed)", elapsed,
-                       f"output of the criterion process:\n{_tail(job.log)}")
     data = _read(job.out)
     if data is not None and isinstance(data.get("verdict"), dict):
         return Verdict.from_json(data["verdict"])
-    return Verdict(job.criterion.id, job.criterion.name, False, _exit_reason(code), elapsed,
-                   f"output of the criterion process:\n{_tail(job.log)}")
+    evidence = f"output of the criterion process:\n{_tail(job.log)}"
+    if elapsed >= job.limit + KILL_GRACE:
+        return Verdict(job.criterion.id, job.criterion.name, False,
+                       f"timed out after {job.limit:.0f} s (killed)", elapsed, evidence)
+    return Verdict(job.criterion.id, job.criterion.name, False,
+                   _exit_reason(job.proc.returncode), elapsed, evidence)

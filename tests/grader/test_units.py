@@ -1,0 +1,59 @@
+"""Small pure parts of the grader: criterion selection, JSON round trip, rendering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fetcher.grader.catalog import CRITERIA, select
+from fetcher.grader.model import Grade, Verdict
+from fetcher.grader.report import render_json, render_text
+
+
+def test_the_nine_public_criteria() -> None:
+    assert [(c.id, c.name) for c in CRITERIA] == [
+        ("C1", "complete"), ("C2", "streaming"), ("C3", "errors as results"),
+        ("C4", "bounded concurrency"), ("C5", "forgotten sender"),
+        ("C6", "cancel before first receive"), ("C7", "close discipline"),
+        ("C8", "partial results"), ("C9", "consumer exception")]
+
+
+def test_select() -> None:
+    assert [c.id for c in select(None)] == [f"C{i}" for i in range(1, 10)]
+    assert [c.id for c in select("c7, C5")] == ["C5", "C7"]
+    with pytest.raises(ValueError, match="unknown criterion C0"):
+        select("C0,C1")
+
+
+def test_verdict_json_round_trip() -> None:
+    v = Verdict("C5", "forgotten sender", False, "left 49 tasks", 0.5, "stacks", ["a note"])
+    data = v.to_json()
+    assert data["verdict"] == "FAIL"
+    assert Verdict.from_json(json.loads(json.dumps(data))) == v
+
+
+def _grade() -> Grade:
+    return Grade("sub.py", "asyncio", [
+        Verdict("C1", "complete", True, "9 URLs complete", 0.1),
+        Verdict("C5", "forgotten sender", False,
+                "break: the submission left 49 tasks behind when __aexit__ returned", 0.04,
+                "leakcheck: the submission left 49 tasks behind\n  [1] task 'Task-3'"),
+    ], 1.5)
+
+
+def test_text_report_has_table_then_evidence() -> None:
+    text = render_text(_grade())
+    table, _, evidence = text.partition("=== C5 forgotten sender: FAIL")
+    assert "C1  complete" in table and "PASS" in table
+    assert "C5  forgotten sender" in table and "FAIL" in table
+    assert "FAIL: 1/2 criteria passed" in table
+    assert "[1] task 'Task-3'" in evidence
+    assert "reason: break: the submission left 49 tasks" in evidence
+
+
+def test_json_report() -> None:
+    data = json.loads(render_json(_grade()))
+    assert data["passed"] is False
+    assert [(c["id"], c["verdict"]) for c in data["criteria"]] == [("C1", "PASS"), ("C5", "FAIL")]
+    assert data["criteria"][1]["evidence"].startswith("leakcheck:")
