@@ -18,6 +18,7 @@ from pytest_leakcheck import LeakChecker, Snapshot
 __all__ = [
     "Baseline",
     "assert_back_to_baseline",
+    "assert_own_tasks_back",
     "baseline",
     "fetcher_tasks",
     "live_task_names",
@@ -65,7 +66,12 @@ async def assert_back_to_baseline(leakcheck: LeakChecker, base: Baseline) -> Non
     that leaving the fetch block *has* stopped every producer, not that they
     will stop soon.
     """
+    assert_own_tasks_back(base)
     await leakcheck.assert_no_leaks_async(base.snapshot, timeout=0)
+
+
+def assert_own_tasks_back(base: Baseline) -> None:
+    """Right now: the current loop (or trio run) has exactly its baseline tasks."""
     assert fetcher_tasks() == [], fetcher_tasks()
     names = live_task_names()
     assert len(names) == base.tasks, names
