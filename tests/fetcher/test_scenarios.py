@@ -244,8 +244,14 @@ async def test_close_discipline_native_asyncio(web: MockWeb, leakcheck: LeakChec
             asyncio.create_task(cancel_scope(rng.choice(JITTER))),
         ]
         await asyncio.wait([task, *helpers])
-        if any(landed):
+        if any(landed) and not (sys.version_info < (3, 11) and outer.cancelled_caught):
             assert task.cancelled(), f"{where}: Task.cancel() landed but {task!r}"
+        elif any(landed):
+            # Python 3.10 has no cancel counting: asyncio folds a native cancel
+            # into an anyio scope's cancel of the same loop turn and the scope
+            # catches both, with or without a fetcher (anyio's documented
+            # limitation). Ending quietly or cancelled are both faithful here.
+            assert task.cancelled() or task.exception() is None, f"{where}: {task!r}"
         elif outer.cancelled_caught:
             # The anyio scope caught its cancel; a timeout expiring in the same
             # instant defers to it (asyncio.timeout only raises when its own
