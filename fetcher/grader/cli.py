@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # --only with an unknown id
         print(f"leakcheck-kata: {exc}", file=sys.stderr)
         return EXIT_UNGRADABLE
+    except KeyboardInterrupt:  # the criterion processes are already killed
+        print("leakcheck-kata: interrupted", file=sys.stderr)
+        return 130
     print(render_json(result) if args.json else render_text(result))
     return EXIT_PASS if result.passed else EXIT_FAIL
 

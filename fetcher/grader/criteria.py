@@ -705,8 +705,13 @@ async def _run_race(race: Race, label: str, probe: LeakProbe) -> str:
         raise
     except BaseException as exc:
         trouble = next((t for t in TROUBLE if t in type(exc).__name__), None)
-        kind = f"a {trouble}" if trouble else "an unexpected exception"
-        raise Failed(f"{label}: {kind} came out: {describe(exc)}", trace(exc)) from None
+        what = describe(exc)
+        if trouble:
+            kind = f"an {trouble}" if trouble[0] in "AEIOU" else f"a {trouble}"
+        else:
+            kind = "an unexpected exception"
+        detail = "" if what == type(exc).__name__ else f": {what}"
+        raise Failed(f"{label}: {kind} came out of the block{detail}", trace(exc)) from None
 
 
 async def _race_asyncio(race: Race, label: str, probe: LeakProbe) -> str:

@@ -14,7 +14,8 @@ import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-EXPECTED = {"C1": "PASS", "C2": "FAIL", "C3": "PASS", "C4": "PASS", "C5": "PASS", "C6": "PASS", "C7": "PASS", "C8": "FAIL", "C9": "PASS"}
+EXPECTED = {"C1": "PASS", "C2": "FAIL", "C3": "PASS", "C4": "PASS", "C5": "PASS",
+            "C6": "PASS", "C7": "PASS", "C8": "FAIL", "C9": "PASS"}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C2": "batched", "C8": "0 Results"}
 
@@ -39,8 +40,7 @@ class DataFetcher:
             client = self._client or await stack.enter_async_context(httpx.AsyncClient())
             limiter = anyio.CapacityLimiter(self._limit) if self._limit else None
             send, receive = anyio.create_memory_object_stream[Result](len(todo))
-            async with anyio.create_task_group() as tg:  # the defect: all done before yield
-                async with send:
+            async with anyio.create_task_group() as tg, send:  # the defect: all before yield
                     for url in todo:
                         tg.start_soon(self._produce, client, url, send.clone(), limiter)
             with receive:

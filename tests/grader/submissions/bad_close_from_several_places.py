@@ -21,7 +21,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "PASS", "C6": "PASS", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "PASS",
+            "C6": "PASS", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C7": "BrokenResourceError"}
 

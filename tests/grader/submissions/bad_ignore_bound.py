@@ -15,7 +15,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "FAIL", "C5": "PASS", "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "FAIL", "C5": "PASS",
+            "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "PASS"}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C4": "more than"}
 

@@ -10,6 +10,7 @@ the retry's first checkpoint); a single plain ``task.cancel()`` exposes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -48,10 +49,8 @@ class _Block:
         for task in self._tasks:
             task.cancel()
         while not all(t.done() for t in self._tasks):
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait(self._tasks)
-            except asyncio.CancelledError:
-                pass
         return False
 
     def __aiter__(self) -> _Block:

@@ -15,7 +15,8 @@ import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "PASS", "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "FAIL"}
+EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "PASS",
+            "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "FAIL"}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C9": "wrapped in"}
 

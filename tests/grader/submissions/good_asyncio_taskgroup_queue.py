@@ -65,7 +65,7 @@ class DataFetcher:
                     finally:
                         for task in tasks:
                             task.cancel()
-            except BaseExceptionGroup as group:
+            except BaseExceptionGroup as group:  # noqa: F821 - a builtin on 3.11+
                 if len(group.exceptions) == 1:
                     raise group.exceptions[0] from None
                 raise
