@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -54,12 +55,12 @@ class MockWeb:
         self.router = router  # for ad-hoc routes on other hosts
         router.route(host=HOST).mock(side_effect=self._handle)
 
-    def url(self, name: str | None = None, **behaviour: object) -> str:
+    def url(self, name: str | None = None, **behaviour: Any) -> str:
         path = f"/{name or 'u'}-{next(self._ids)}"
-        self._behaviours[path] = Behaviour(**behaviour)  # type: ignore[arg-type]
+        self._behaviours[path] = Behaviour(**behaviour)
         return f"http://{HOST}{path}"
 
-    def urls(self, count: int, **behaviour: object) -> list[str]:
+    def urls(self, count: int, **behaviour: Any) -> list[str]:
         return [self.url(**behaviour) for _ in range(count)]
 
     @property

@@ -31,7 +31,9 @@ def live_task_names() -> list[str]:
         import trio
 
         names: list[str] = []
-        stack = [trio.lowlevel.current_root_task()]
+        root = trio.lowlevel.current_root_task()
+        assert root is not None
+        stack = [root]
         while stack:
             task = stack.pop()
             names.append(task.name)

@@ -195,8 +195,8 @@ class _App:
 
     async def _route(self, path: str, query: dict[str, str], send: Send) -> None:
         if path == "/ok":
-            size = query.get("size")
-            await _respond(send, 200, b"x" * int(size) if size is not None else b"ok")
+            wanted = query.get("size")
+            await _respond(send, 200, b"x" * int(wanted) if wanted is not None else b"ok")
         elif path == "/slow":
             await anyio.sleep(float(query.get("delay", "60")))
             await _respond(send, 200, b"slow")

@@ -18,7 +18,8 @@ import contextlib
 import os
 import random
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
 import pytest
@@ -203,9 +204,9 @@ async def test_close_discipline_native_asyncio(web: MockWeb, leakcheck: LeakChec
         urls = _round_urls(web, rng)
         fetcher = DataFetcher(max_concurrency=rng.choice([None, 1, 3, 8]))
         outer = anyio.CancelScope()
-        timeouts: list[asyncio.Timeout] = []
+        timeouts: list[Any] = []  # asyncio.Timeout, which 3.10 lacks
 
-        def deadline(delay: float, timeouts: list[asyncio.Timeout] = timeouts) -> object:
+        def deadline(delay: float, timeouts: list[Any] = timeouts) -> Any:
             if sys.version_info < (3, 11):
                 return contextlib.nullcontext()
             timeouts.append(asyncio.timeout(delay))
@@ -216,11 +217,11 @@ async def test_close_discipline_native_asyncio(web: MockWeb, leakcheck: LeakChec
             urls: list[str] = urls,
             outer: anyio.CancelScope = outer,
             rng: random.Random = rng,
-            deadline: object = deadline,
+            deadline: Callable[[float], Any] = deadline,
         ) -> None:
             with outer:
                 async with (
-                    deadline(rng.choice(JITTER)),  # type: ignore[attr-defined]
+                    deadline(rng.choice(JITTER)),
                     fetcher.fetch(urls) as results,
                 ):
                     await _consume(results, rng.randint(1, 14))
