@@ -44,10 +44,13 @@ rule is a property of the structure instead of a habit:
   generator: it stays suspended at ``yield`` with its task group open, and
   its producers run on (or block on a send forever: the forgotten sender)
   until garbage collection finalizes it, later, in another context, where
-  anyio refuses to exit a cancel scope from a different task. Yielding from
-  inside a task group also runs the consumer's code inside the generator's
-  cancel scope (PEP 789; trio's ASYNC119). ``contextlib.aclosing`` would fix
-  only the first problem; a context manager makes the lifetime a block.
+  anyio refuses to exit a cancel scope from a different task. Even closing
+  it by hand goes wrong: the GeneratorExit thrown in at the ``yield`` comes
+  out of the task group as an ExceptionGroup. Yielding from inside a task
+  group also runs the consumer's code inside the generator's cancel scope
+  (PEP 789; trio's ASYNC119). ``contextlib.aclosing`` would fix only the
+  first problem; a context manager makes the lifetime a block.
+  (``tests/fetcher/test_why_not_a_generator.py`` shows the leak.)
 
 Cancellation and exceptions keep their meaning
 ----------------------------------------------
@@ -55,15 +58,19 @@ The consumer's task is never cancelled by the fetcher: producers live under
 a separate stop scope that only they are inside, behind a shield that keeps
 the consumer's cancellations from reaching them by any route other than the
 block's exit (which is immediate: the consumer's next await is cancelled,
-and that leaves the block). So an anyio scope around
-the block catches its own cancel, ``asyncio.timeout`` raises TimeoutError,
-``Task.cancel()`` ends the task cancelled, all exactly as without the
-fetcher. The body's exception never passes through the task group (the
-group is exited as if the body had succeeded, then Python re-raises the
-body's exception itself), and no producer ever raises into the group (a
-URL's failure is its Result; anything else is stashed and re-raised bare),
-so there is never an ExceptionGroup to unwrap: the caller gets the very
-same exception object, KeyboardInterrupt and SystemExit included.
+and that leaves the block). So an anyio scope around the block catches its
+own cancel, ``asyncio.timeout`` raises TimeoutError, ``Task.cancel()`` ends
+the task cancelled, all exactly as without the fetcher. (On Python 3.10,
+asyncio cannot count cancellations, so a native cancel landing in the same
+loop turn as an anyio scope's cancel is absorbed by that scope: anyio's
+limitation, with or without a fetcher.)
+
+The body's exception never passes through the task group (the group is
+exited as if the body had succeeded, then Python re-raises the body's
+exception itself), and no producer ever raises into the group (a URL's
+failure is its Result; anything else is stashed and re-raised bare), so
+there is never an ExceptionGroup to unwrap: the caller gets the very same
+exception object, KeyboardInterrupt and SystemExit included.
 
 Bounded concurrency, memory, buffer
 -----------------------------------
@@ -75,11 +82,13 @@ one producer, never 100,000 tasks.
 
 The stream buffer holds one Result per worker. A worker whose result is
 done hands it off and starts its next fetch even if the consumer is busy for
-a moment, so the pool stays at the bound; a larger buffer would add memory,
-not throughput (the workers can never produce more than one result each
-ahead of a busy consumer), and a smaller one lets every pause of the
-consumer idle a worker. Memory is bounded by 2 x workers bodies (one being
-fetched and one buffered per worker), each at most ``max_body_size``.
+a moment, so the pool stays at the bound, and a smaller one would let every
+pause of the consumer idle a worker. A larger one would only let the
+workers run further ahead of a consumer that is slower than the network:
+more memory, no more throughput, since that consumer is the bottleneck.
+Memory is bounded by 2 x workers bodies (one buffered per worker, one held
+by each worker while fetching or waiting to send), each at most
+``max_body_size``.
 Results still buffered when the block is left are dropped with the stream.
 
 Options
