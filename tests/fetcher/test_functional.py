@@ -7,7 +7,9 @@ unchanged. Synchronisation is by events on the fake web, never by sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import sys
 from collections.abc import Iterator
 
 import anyio
@@ -267,3 +269,27 @@ async def test_a_collection_mutated_during_the_block_fails_loudly(web: MockWeb) 
         with pytest.raises(TypeError, match=r"urls\[1\] must be a str or httpx.URL, got int: 42"):
             [r async for r in results]
     assert fetcher_tasks() == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is 3.11+")
+async def test_asyncio_timeout_raises_timeout_error(web: MockWeb) -> None:
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):  # type: ignore[attr-defined, unused-ignore]
+            async with DataFetcher().fetch(web.urls(10, gated=True)) as results:
+                [r async for r in results]
+    assert web.in_flight == 0 and fetcher_tasks() == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_task_cancel_ends_the_task_cancelled(web: MockWeb) -> None:
+    async def consume() -> None:
+        async with DataFetcher().fetch(web.urls(10, gated=True)) as results:
+            [r async for r in results]
+
+    task = asyncio.create_task(consume())
+    await web.wait_in_flight(10)
+    assert task.cancel()
+    await asyncio.wait([task])
+    assert task.cancelled()
+    assert web.in_flight == 0 and fetcher_tasks() == []
