@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import BACKENDS, grade
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # the criterion processes are already killed
         print("leakcheck-kata: interrupted", file=sys.stderr)
         return 130
-    print(render_json(result) if args.json else render_text(result))
+    try:
+        print(render_json(result) if args.json else render_text(result), flush=True)
+    except BrokenPipeError:  # `leakcheck-kata | head`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 

@@ -41,6 +41,7 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json`` and for the worker's result file."""
         data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
         data["verdict"] = self.label
         return data
 
