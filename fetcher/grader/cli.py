@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 
 from . import BACKENDS, grade
 from .catalog import CRITERIA
@@ -22,7 +23,10 @@ EXIT_PASS, EXIT_FAIL, EXIT_UNGRADABLE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    table = "\n".join(f"  {c.id}  {c.name:<28} {c.pass_iff}" for c in CRITERIA)
+    table = "\n".join(
+        textwrap.fill(c.pass_iff, 100, initial_indent=f"  {c.id}  {c.name:<28} ",
+                      subsequent_indent=" " * 35)
+        for c in CRITERIA)
     parser = argparse.ArgumentParser(
         prog="leakcheck-kata",
         description="Grade a kata 17 DataFetcher submission, criterion by criterion.",
