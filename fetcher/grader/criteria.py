@@ -347,30 +347,58 @@ async def _forgotten_sender(ctx: Context, label: str, how: str, own_client: bool
         urls.insert(25, web.add("fast", delay=0.01))
         async with AsyncExitStack() as stack:
             client = await stack.enter_async_context(given_client()) if own_client else None
-            probe = LeakProbe()
-            left_at: float | None = None
-            try:
-                with anyio.CancelScope() as outer:
-                    async with ctx.sub.make(client).fetch(urls) as results:
-                        async for _ in results:
-                            left_at = now()
-                            if how == "break":
-                                break
-                            outer.cancel()  # and keep iterating: the next checkpoint raises
-            except BaseException as exc:
-                raise Failed(f"{label}: {describe(exc)} raised out of the block",
-                             trace(exc)) from None
-            exited = now()
-            if left_at is None:
+            probe = LeakProbe((OURS,))
+            watch = _Watch(probe)
+            exit_ = Exit()
+            error: BaseException | None = None
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch.observe, name="kata-grader observer")
+                try:
+                    try:
+                        with anyio.CancelScope() as outer:
+                            async with ctx.sub.make(client).fetch(urls) as results:
+                                async for _ in results:
+                                    watch.left_at = now()
+                                    if how == "break":
+                                        break
+                                    outer.cancel()  # keep iterating: the next checkpoint raises
+                    finally:
+                        watch.exited_at = now()
+                        exit_.record(probe, web)  # at that instant: no await before this
+                except BaseException as exc:  # kept for after the group, which would wrap it
+                    error = exc
+                tg.cancel_scope.cancel()
+            if error is not None:
+                raise Failed(f"{label}: {describe(error)} raised out of the block", trace(error))
+            if watch.left_at is None:
                 raise Failed(f"{label}: no Result arrived")
-            took = exited - left_at
+            took = watch.exited_at - watch.left_at
             if took > BOUND:
+                late = (f"what was still running {BOUND} s after leaving:\n{watch.late}"
+                        if watch.late else "")
                 raise Failed(f"{label}: __aexit__ returned {took:.2f} s after leaving "
-                             f"(bound {BOUND} s)", _stragglers(probe))
-            check_clean(label, probe, web, "when __aexit__ returned")
+                             f"(bound {BOUND} s)", late)
+            exit_.check(label, "when __aexit__ returned")
             await anyio.sleep(0.5)
             check_clean(label, probe, web, "0.5 s after __aexit__ returned")
     return took
+
+
+@dataclass
+class _Watch:
+    """Looks at what is running when the bound passes and ``__aexit__`` has not returned."""
+
+    probe: LeakProbe
+    left_at: float | None = None
+    exited_at: float = 0.0
+    late: str = ""
+
+    async def observe(self) -> None:
+        while self.left_at is None:
+            await anyio.sleep(0.01)
+        await anyio.sleep(max(0.0, self.left_at + BOUND - now()))
+        if not self.exited_at:
+            self.late = self.probe.report()
 
 
 def _stragglers(probe: LeakProbe) -> str:
@@ -430,6 +458,16 @@ class Scenario:
     exit: Exit = field(default_factory=Exit)
     outcome: str = "clean"
     """"clean", "cancelled" (the task ended cancelled), or "timeout"."""
+    late: str = ""
+    """The leak report taken when the bound passed, if the block had not been left yet."""
+
+    async def observe(self) -> None:
+        """When the bound after the cancel passes, look at what is still running."""
+        while not self.cancel_at:
+            await anyio.sleep(0.005)
+        await anyio.sleep(max(0.0, self.cancel_at + BOUND - now()))
+        if not self.exit.seen:
+            self.late = self.probe.report()
 
     async def body(self, entered: anyio.Event | None = None) -> None:
         """Enter the block and wait, never receiving."""
@@ -539,20 +577,29 @@ async def c6_cancel_before_receive(ctx: Context) -> str:
             urls = [web.add(f"slow{i}", delay=SLOW) for i in range(20)]
             async with given_client() as client:
                 s = Scenario(ctx, client, urls, LeakProbe((OURS,)), web)
-                try:
-                    await variant(s)
-                except Failed:
-                    raise
-                except BaseException as exc:
-                    raise Failed(f"{label}: raised {describe(exc)} instead of ending cleanly",
-                                 trace(exc)) from None
+                error: BaseException | None = None
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(s.observe, name="kata-grader observer")
+                    try:
+                        await variant(s)
+                    except BaseException as exc:  # kept for after the group, which would wrap it
+                        error = exc
+                    tg.cancel_scope.cancel()
+                if isinstance(error, Failed):
+                    raise error
+                if error is not None:
+                    raise Failed(f"{label}: raised {describe(error)} instead of ending cleanly",
+                                 trace(error))
                 took = s.exit.at - s.cancel_at
                 if s.outcome != expected:
                     raise Failed(f"{label}: ended {s.outcome!r}, expected {expected!r}"
                                  + (" (the cancellation was swallowed)" if s.outcome == "clean"
                                     else ""))
                 if took > BOUND:
-                    raise Failed(f"{label}: ended {took:.2f} s after the cancel (bound {BOUND} s)")
+                    late = (f"what was still running {BOUND} s after the cancel:\n{s.late}"
+                            if s.late else "")
+                    raise Failed(f"{label}: ended {took:.2f} s after the cancel "
+                                 f"(bound {BOUND} s)", late)
                 s.exit.check(label, "when the block was left")
                 check_clean(label, s.probe, web, "after the cancelled task ended")
                 taken.append(took)
