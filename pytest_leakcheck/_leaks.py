@@ -14,6 +14,7 @@ from typing import Any
 
 from ._frames import FrameRecord, await_chain, frame_stack, waiting_on
 from ._instrument import Origin, ReapedTask, coroutine_name
+from ._pools import worker_state
 
 __all__ = [
     "Leak",
@@ -94,6 +95,15 @@ def _thread_stack(
     return frame_stack(frames.get(ident))
 
 
+def _busy(frame: Any) -> bool:
+    state = worker_state(frame)
+    return state is not None and state.busy
+
+
+#: Note on a pool worker that has, or is about to take, a job.
+BUSY_WORKER = "a pool worker busy with a job (or with one queued for it)"
+
+
 def describe_thread(
     thread: threading.Thread, origin: Origin | None, frames: dict[int, Any] | None = None
 ) -> Leak:
@@ -108,6 +118,7 @@ def describe_thread(
         stack=_thread_stack(thread.ident, frames),
         origin=origin,
         daemon=thread.daemon,
+        note=BUSY_WORKER if frames and _busy(frames.get(thread.ident or -1)) else None,
     )
 
 

@@ -10,10 +10,19 @@ leak. ``Options.strict_pools`` makes idle workers count too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
 
 from ._frames import FrameRecord
 
-__all__ = ["INFRASTRUCTURE", "infrastructure_reason", "parked_pool"]
+__all__ = [
+    "INFRASTRUCTURE",
+    "WorkerState",
+    "infrastructure_reason",
+    "is_pool_worker",
+    "parked_pool",
+    "worker_state",
+]
 
 #: (module, function name) of each known pool's "wait for work" loop.
 _POOL_LOOPS = {
@@ -28,9 +37,9 @@ _WAIT_MODULES = frozenset({"queue", "threading"})
 #: Default exemptions, documented in the README: (what, how it is matched, why).
 INFRASTRUCTURE: tuple[tuple[str, str, str], ...] = (
     (
-        "anyio test runner task",
-        "task coroutine *.TestRunner._run_tests_and_fixtures",
-        "anyio's pytest plugin keeps one runner task per loop to run every async test",
+        "anyio test runner tasks",
+        "task coroutines *.TestRunner._run_tests_and_fixtures and *.TestRunner._call_in_runner_task",
+        "anyio's pytest plugin runs every async test and fixture through these",
     ),
     (
         "AnyIO socket selector thread",
@@ -50,8 +59,71 @@ INFRASTRUCTURE: tuple[tuple[str, str, str], ...] = (
 )
 
 
+_ANYIO_RUNNER_TASKS = (
+    "TestRunner._run_tests_and_fixtures",
+    "TestRunner._call_in_runner_task",
+)
+
+
 def _short(function: str) -> str:
     return function.rsplit(".", 1)[-1]
+
+
+def is_pool_worker(target: str) -> bool:
+    """Cheap pre-filter on a thread's target: could it be a known pool's worker?"""
+    module, _, name = target.rpartition(".")
+    if (module, name) in _POOL_LOOPS:
+        return True
+    # anyio's WorkerThread and trio's cache threads run a bound method
+    return any(target.startswith(pool_module) for pool_module, _ in _POOL_LOOPS)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """A pool worker's job (None when between jobs) and whether work is queued."""
+
+    job: object | None
+    queued: bool
+    holding_job: bool  # it has taken a job off its queue and not finished it
+
+    @property
+    def busy(self) -> bool:
+        return self.queued or self.holding_job
+
+
+def _pool_frame(frame: FrameType | None) -> FrameType | None:
+    while frame is not None:
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) in _POOL_LOOPS:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def worker_state(frame: FrameType | None) -> WorkerState | None:
+    """Which job a pool worker is on, read from its pool loop's locals.
+
+    A worker that existed before a test is the test's business only if it is
+    on a job it was not on before (the job object changed), or if its pool
+    holds a job nobody picked up yet: a job submitted just before the check
+    looks like an idle worker for a moment.
+    """
+    pool = _pool_frame(frame)
+    if pool is None:
+        return None
+    local = pool.f_locals
+    # ThreadPoolExecutor's _worker: work_item is deleted between jobs.
+    # anyio's WorkerThread.run: each job comes with its own future.
+    job = local.get("work_item", local.get("future"))
+    queue = local.get("work_queue")
+    if queue is None:
+        queue = getattr(local.get("self"), "queue", None)
+    try:
+        queued = queue is not None and not queue.empty()
+    except Exception:  # an exotic queue: assume it may hold work
+        queued = True
+    # _worker deletes work_item after each job, so holding one means busy even
+    # in the instant between taking it off the queue and calling it.
+    return WorkerState(job, queued, local.get("work_item") is not None)
 
 
 def parked_pool(stack: Sequence[FrameRecord]) -> str | None:
@@ -76,8 +148,8 @@ def infrastructure_reason(
     kind: str, name: str, target: str | None, stack: Sequence[FrameRecord]
 ) -> str | None:
     """Why this thread/task is infrastructure rather than a leak, or None."""
-    if kind == "task":
-        if target and target.endswith("TestRunner._run_tests_and_fixtures"):
+    if kind in ("task", "reaped task"):
+        if target and target.endswith(_ANYIO_RUNNER_TASKS):
             return INFRASTRUCTURE[0][2]
         return None
     if name == "AnyIO socket selector":

@@ -272,7 +272,7 @@ class LeakcheckSession:
     def _still_alive(self) -> list[Leak]:
         if self._session_before is None or self._in_child():
             return []
-        leaks = find_leaks(self._session_before, timeout=0, options=self.settings.options)
+        leaks = find_leaks(self._session_before, options=self.settings.options)
         return [leak for leak in leaks if leak.kind != "reaped task"]  # those are gone
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

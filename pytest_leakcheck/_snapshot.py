@@ -26,9 +26,10 @@ from ._leaks import (
     describe_task,
     describe_thread,
     describe_unmanaged_thread,
+    thread_target,
 )
 from ._options import Options
-from ._pools import infrastructure_reason, parked_pool
+from ._pools import infrastructure_reason, is_pool_worker, parked_pool, worker_state
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
 
@@ -44,6 +45,10 @@ class Snapshot:
     python_idents: frozenset[int]
     native_tids: frozenset[int] | None
     reap_seq: int
+    #: pool workers and the job each was on (None: between jobs)
+    pool_jobs: weakref.WeakKeyDictionary[threading.Thread, object] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
     pid: int = field(default_factory=os.getpid)
 
     def __contains__(self, obj: object) -> bool:
@@ -66,6 +71,30 @@ def _native_name(tid: int) -> str:
         return "?"
 
 
+def _pool_jobs(threads: list[threading.Thread]) -> dict[threading.Thread, object]:
+    """Each pool worker's current job: if it is on another one later, that is new."""
+    candidates = [t for t in threads if t.ident is not None and is_pool_worker(thread_target(t))]
+    if not candidates:
+        return {}
+    frames = sys._current_frames()
+    jobs: dict[threading.Thread, object] = {}
+    for thread in candidates:
+        state = worker_state(frames.get(thread.ident or -1))
+        if state is not None:
+            jobs[thread] = state.job
+    return jobs
+
+
+def _new_work(thread: threading.Thread, since: Snapshot) -> bool:
+    """Has a worker that existed at *since* taken (or been queued) a new job?"""
+    if thread not in since.pool_jobs:
+        return False
+    state = worker_state(sys._current_frames().get(thread.ident or -1))
+    if state is None:
+        return False
+    return state.queued or (state.job is not None and state.job is not since.pool_jobs[thread])
+
+
 def snapshot(*, native: bool = True) -> Snapshot:
     """Record every live thread and pending task, on every known event loop.
 
@@ -74,8 +103,10 @@ def snapshot(*, native: bool = True) -> Snapshot:
     a straggler was started if it was started after recording began.
     """
     TRACKER.ensure_installed()
+    threads = threading.enumerate()
     return Snapshot(
-        threads=weakref.WeakSet(threading.enumerate()),
+        threads=weakref.WeakSet(threads),
+        pool_jobs=weakref.WeakKeyDictionary(_pool_jobs(threads)),
         tasks=weakref.WeakSet(TRACKER.pending_tasks()),
         python_idents=frozenset(sys._current_frames()),
         native_tids=native_thread_ids() if native else None,
@@ -111,7 +142,7 @@ def _exemption(leak: Leak, options: Options) -> str | None:
     reason = infrastructure_reason(leak.kind, leak.name, leak.target, leak.stack)
     if reason is not None:
         return reason
-    if leak.kind == "thread" and not options.strict_pools:
+    if leak.kind == "thread" and not options.strict_pools and leak.note is None:
         pool = parked_pool(leak.stack)
         if pool is not None:
             return f"idle worker parked in its {pool}"
@@ -141,23 +172,26 @@ def scan(
     found: list[Leak] = []
 
     current = threading.current_thread()
-    new_threads = [
-        t
-        for t in threading.enumerate()
-        if t is not current
-        and (since is None or t not in since.threads)
-        and t.is_alive()
-        and _attributable(origins_t.get(t), owner, exact)
-    ]
+    new_threads: list[tuple[threading.Thread, Origin | None]] = []
+    for t in threading.enumerate():
+        if t is current or not t.is_alive():
+            continue
+        if since is not None and t in since.threads:
+            # An old pool worker on a new job: the job, not the thread, is
+            # new, so its start site (another test's) says nothing here.
+            if _new_work(t, since):
+                new_threads.append((t, None))
+        elif _attributable(origins_t.get(t), owner, exact):
+            new_threads.append((t, origins_t.get(t)))
     if new_threads:
         frames = sys._current_frames()
-        found.extend(describe_thread(t, origins_t.get(t), frames) for t in new_threads)
+        found.extend(describe_thread(t, origin, frames) for t, origin in new_threads)
 
     me = _current_task()
     for task in TRACKER.pending_tasks():
         if task is me or (since is not None and task in since.tasks):
             continue
-        origin = origins_k.get(task)
+        origin = origins_k.get(task) or _loop_thread_origin(task)
         if not _attributable(origin, owner, exact):
             continue
         found.append(describe_task(task, origin))
@@ -182,6 +216,23 @@ def scan(
         for leak in leaks
     )
     return Scan(leaks, exempt, can_progress)
+
+
+def _loop_thread_origin(task: Any) -> Origin | None:
+    """A task we did not see created belongs to whoever owns its loop's thread.
+
+    (Tasks built by ``asyncio.Task(...)`` directly, or by a loop we do not
+    patch, have no recorded origin; their loop's thread usually does.)
+    """
+    thread_id = getattr(task.get_loop(), "_thread_id", None)
+    if thread_id is None or thread_id == threading.main_thread().ident:
+        return None
+    for thread in threading.enumerate():
+        if thread.ident == thread_id:
+            parent = TRACKER.thread_origins.get(thread)
+            if parent is not None:
+                return Origin(None, parent.phase, parent.owner, thread.name)
+    return None
 
 
 def _current_task() -> Any:

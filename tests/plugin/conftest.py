@@ -1,0 +1,24 @@
+"""Helpers for the plugin's own tests: every case is a real inner pytest run."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+#: A generous bound on one inner pytest run: a hang fails the case, never the suite.
+INNER_RUN_TIMEOUT = 120
+
+
+@pytest.fixture
+def run_leakcheck(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
+    """Write *source* as a test module and run it with ``--leakcheck`` in a subprocess."""
+
+    def run(source: str, *args: str, leakcheck: bool = True) -> pytest.RunResult:
+        pytester.makepyfile(test_inner=textwrap.dedent(source))
+        extra = ("--leakcheck",) if leakcheck else ()
+        return pytester.runpytest_subprocess(
+            *extra, "-p", "no:cacheprovider", *args, timeout=INNER_RUN_TIMEOUT
+        )
+
+    return run
