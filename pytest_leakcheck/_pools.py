@@ -38,7 +38,7 @@ _WAIT_MODULES = frozenset({"queue", "threading"})
 INFRASTRUCTURE: tuple[tuple[str, str, str], ...] = (
     (
         "anyio test runner tasks",
-        "task coroutines *.TestRunner._run_tests_and_fixtures and *.TestRunner._call_in_runner_task",
+        "task coroutines *.TestRunner._run_tests_and_fixtures, *.TestRunner._call_in_runner_task",
         "anyio's pytest plugin runs every async test and fixture through these",
     ),
     (
