@@ -105,5 +105,5 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     except ValueError as exc:
         raise pytest.UsageError(f"--kata-only: {exc}") from None
     for criterion in criteria:
-        items.append(KataItem.from_parent(session, name=f"kata[{criterion.id}]",
-                                          criterion=criterion))
+        name = f"kata[{criterion.id}]"
+        items.append(KataItem.from_parent(session, name=name, nodeid=name, criterion=criterion))

@@ -76,3 +76,10 @@ def test_exception_evidence_is_the_traceback(graded: Callable[[str, str], Grade]
 def test_timing_evidence_gives_the_figure_and_bound(graded: Callable[[str, str], Grade]) -> None:
     c5 = next(v for v in graded("bad_swallow_cancel", "asyncio").verdicts if v.id == "C5")
     assert "bound 0.25 s" in c5.reason
+
+
+def test_trio_says_which_cancellation_styles_stand_in(
+        graded: Callable[[str, str], Grade]) -> None:
+    c6 = next(v for v in graded("good_worker_pool", "trio").verdicts if v.id == "C6")
+    assert c6.passed
+    assert any("trio has no Task.cancel()" in note for note in c6.notes)
