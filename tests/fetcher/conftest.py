@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import respx
@@ -38,17 +37,3 @@ def server(live_server: LiveServer) -> LiveServer:
     assert live_server.stats.wait_idle(), "a previous test left connections open"
     live_server.stats.reset_peak()
     return live_server
-
-
-# Workaround until the plugin ignores it by itself (reported to its owner):
-# at loop shutdown the plugin reports anyio's pytest runner task as a reaped
-# leak, although issue 2 lists that task as infrastructure. Scoped to this
-# directory and to that one task; remove once the plugin is fixed.
-_ANYIO_RUNNER = "target:*TestRunner._run_tests_and_fixtures"
-_HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if _HERE in item.path.parents:
-            item.add_marker(pytest.mark.leakcheck(ignore=[_ANYIO_RUNNER]))
