@@ -167,7 +167,8 @@ def format_stack(
         while end < len(shown) - 1 and _is_plumbing(shown[end]):
             end += 1
         if end - index >= 3:
-            lines.append(f"{indent}({end - index} frames of {shown[index].module} plumbing)")
+            package = shown[index].module.split(".")[0]
+            lines.append(f"{indent}({end - index} frames inside {package})")
             index = end
             continue
         rec = shown[index]
