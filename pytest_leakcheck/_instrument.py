@@ -17,6 +17,7 @@ drops the frame walk.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import importlib
 import sys
@@ -148,10 +149,12 @@ class Tracker:
 
     # -- reaped tasks -----------------------------------------------------------
 
-    def record_reaped(self, loop: asyncio.AbstractEventLoop, reaped_by: str) -> None:
+    def record_reaped(
+        self, loop: asyncio.AbstractEventLoop, reaped_by: str, exclude: object = None
+    ) -> None:
         """Describe every task still pending on *loop* before it is cancelled."""
         try:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done() and t is not exclude]
         except Exception:  # a loop in a strange state: nothing we can list
             return
         with self._lock:
@@ -172,9 +175,20 @@ class Tracker:
             if len(self.reaped) > self.REAPED_KEPT:
                 del self.reaped[: len(self.reaped) - self.REAPED_KEPT]
 
+    def add_reaped(self, build: Callable[[int], ReapedTask]) -> None:
+        """Record one reaped task built by *build* from its sequence number (trio)."""
+        with self._lock:
+            self.reap_seq += 1
+            self.reaped.append(build(self.reap_seq))
+            if len(self.reaped) > self.REAPED_KEPT:
+                del self.reaped[: len(self.reaped) - self.REAPED_KEPT]
+
     def reaped_since(self, seq: int) -> list[ReapedTask]:
         with self._lock:
-            return [r for r in self.reaped if r.seq > seq]
+            # Sorted by seq (appended in order): a bisection, not a walk over
+            # up to REAPED_KEPT records on every check.
+            start = bisect.bisect_right(self.reaped, seq, key=_reap_seq)
+            return self.reaped[start:]
 
     # -- install / uninstall ---------------------------------------------------
 
@@ -198,6 +212,10 @@ class Tracker:
         self._patch_event_loops()
         for module_name in _RUNNER_MODULES:
             self._patch_runner(module_name)
+        self._patch_unittest_310()
+        from . import _trio  # trio runs: our instrument in each (imports no trio)
+
+        self._undo.append(_trio.install())
 
     def uninstall(self) -> None:
         with self._lock:
@@ -257,6 +275,31 @@ class Tracker:
         self._replace(base, "create_task", create_task)
         self._replace(base, "close", close)
 
+    def _patch_unittest_310(self) -> None:
+        """3.10's IsolatedAsyncioTestCase cancels leftovers itself, not via a runner."""
+        if sys.version_info >= (3, 11):
+            return  # it uses asyncio.Runner there: _cancel_all_tasks covers it
+        import unittest.async_case as async_case
+
+        case = async_case.IsolatedAsyncioTestCase
+        original = case.__dict__.get("_tearDownAsyncioLoop")
+        if original is None:
+            return
+        tracker = self
+
+        def _tearDownAsyncioLoop(test: Any) -> None:
+            loop = getattr(test, "_asyncioTestLoop", None)
+            if loop is not None:
+                # its own call-runner task finishes in there: not a leftover
+                tracker.record_reaped(
+                    loop,
+                    "cancelled by IsolatedAsyncioTestCase at loop shutdown",
+                    exclude=getattr(test, "_asyncioCallsTask", None),
+                )
+            original(test)
+
+        self._replace(case, "_tearDownAsyncioLoop", _tearDownAsyncioLoop)
+
     def _patch_runner(self, module_name: str) -> None:
         try:
             module = importlib.import_module(module_name)
@@ -305,6 +348,10 @@ class Tracker:
             for task in tasks:
                 if not task.done():
                     yield task
+
+
+def _reap_seq(reaped: ReapedTask) -> int:
+    return reaped.seq
 
 
 def _weakset_snapshot(ws: Any) -> list[Any]:

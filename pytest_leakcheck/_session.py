@@ -125,6 +125,8 @@ class LeakcheckSession:
         self._current: _TestState | None = None
         self._pid = os.getpid()
         self._session_before: Snapshot | None = None
+        #: set on an xdist controller: its workers' stragglers (it runs no test)
+        self.remote_alive: list[Leak] | None = None
         TRACKER.capture_stacks = settings.options.capture_stacks
         TRACKER.install()
 
@@ -276,6 +278,8 @@ class LeakcheckSession:
         return [leak for leak in leaks if leak.kind != "reaped task"]  # those are gone
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.remote_alive is not None:
+            return self.remote_alive
         if self._in_child():
             return
         with self._guard("the session summary"):

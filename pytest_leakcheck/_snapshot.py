@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _trio
 from ._frames import functions
 from ._instrument import TRACKER, Origin, Owner
 from ._leaks import (
@@ -107,7 +108,7 @@ def snapshot(*, native: bool = True) -> Snapshot:
     return Snapshot(
         threads=weakref.WeakSet(threads),
         pool_jobs=weakref.WeakKeyDictionary(_pool_jobs(threads)),
-        tasks=weakref.WeakSet(TRACKER.pending_tasks()),
+        tasks=weakref.WeakSet([*TRACKER.pending_tasks(), *_trio.live_tasks()]),
         python_idents=frozenset(sys._current_frames()),
         native_tids=native_thread_ids() if native else None,
         reap_seq=TRACKER.reap_seq,
@@ -195,6 +196,11 @@ def scan(
         if not _attributable(origin, owner, exact):
             continue
         found.append(describe_task(task, origin))
+
+    for task in _trio.live_tasks():
+        origin = _trio.origin(task)
+        if (since is None or task not in since.tasks) and _attributable(origin, owner, exact):
+            found.append(_trio.describe(task, origin))
 
     if include_reaped:
         found.extend(_reaped(since, owner, exact))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from . import _xdist
 from ._api import LeakChecker
 from ._instrument import TRACKER
 from ._options import DEFAULT_TIMEOUT, Options, parse_ignore
@@ -132,6 +133,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     session = LeakcheckSession(config, _settings(config))
     config.pluginmanager.register(session, LeakcheckSession.NAME)
+    _xdist.attach(config, session)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -1,0 +1,101 @@
+"""pytest-xdist: every worker checks its own tests; the controller sums up.
+
+Under ``pytest -n N --leakcheck`` each worker is a full pytest session with
+its own :class:`~pytest_leakcheck._session.LeakcheckSession`, so a leak fails
+its test there and the failure travels to the controller like any other
+report. What does not travel is the session summary: a worker has no
+terminal. So each worker puts its counts, findings and end-of-session
+stragglers in ``config.workeroutput`` when its session finishes, and the
+controller merges them as each node goes down (``pytest_testnodedown``) and
+prints one ``leakcheck`` section, and writes one ``--leakcheck-report``.
+
+The controller runs no test: its own threads (execnet's) are not stragglers,
+so it reports only what the workers found.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from ._frames import FrameRecord
+from ._leaks import Leak
+from ._session import LeakcheckSession
+
+__all__ = ["attach"]
+
+_KEY = "leakcheck"
+
+
+class _WorkerSide:
+    """Ships this worker's summary to the controller."""
+
+    def __init__(self, config: pytest.Config, session: LeakcheckSession) -> None:
+        self.config = config
+        self.session = session
+        # the controller writes the one report file for the whole run
+        session.settings = replace(session.settings, report_path=None)
+
+    def pytest_sessionfinish(self) -> None:
+        session = self.session
+        alive = session._still_alive() if not session._in_child() else []
+        self.config.workeroutput[_KEY] = {  # type: ignore[attr-defined]
+            "checked": session.checked,
+            "leaky": [[who, dict(counts)] for who, counts in session.leaky],
+            "findings": session.findings,
+            "alive": [leak.to_dict() for leak in alive],
+        }
+
+
+class _ControllerSide:
+    """Merges every worker's summary into the controller's session."""
+
+    def __init__(self, session: LeakcheckSession) -> None:
+        self.session = session
+        session.remote_alive = []
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        data = getattr(node, "workeroutput", {}).get(_KEY)
+        if not isinstance(data, dict):  # a crashed worker sends nothing
+            return
+        worker = str((getattr(node, "gateway", None) and node.gateway.id) or "worker")
+        session = self.session
+        session.checked += int(data.get("checked", 0))
+        session.leaky.extend((str(who), Counter(counts)) for who, counts in data.get("leaky", []))
+        session.findings.extend({**f, "worker": worker} for f in data.get("findings", []))
+        assert session.remote_alive is not None
+        session.remote_alive.extend(_leak(d, worker) for d in data.get("alive", []))
+
+
+def _frames(raw: Any) -> tuple[FrameRecord, ...]:
+    records = []
+    for f in raw or ():
+        module, _, qualname = str(f.get("function", "")).rpartition(".")
+        records.append(FrameRecord(str(f.get("file", "")), int(f.get("line", 0)), module, qualname))
+    return tuple(records)
+
+
+def _leak(data: dict[str, Any], worker: str) -> Leak:
+    """A worker's end-of-session straggler, rebuilt from its JSON form."""
+    return Leak(
+        kind=str(data.get("kind")),
+        name=str(data.get("name")),
+        identity=f"{data.get('identity')}, on {worker}",
+        target=data.get("target"),
+        stack=_frames(data.get("stack")),
+        origin=None,
+        waiting_on=data.get("waiting_on"),
+        note=data.get("note"),
+        daemon=data.get("daemon"),
+    )
+
+
+def attach(config: pytest.Config, session: LeakcheckSession) -> None:
+    """Register the worker or controller half, if this is an xdist run."""
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerSide(config, session), "leakcheck-xdist-worker")
+    elif config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", "no") != "no":
+        config.pluginmanager.register(_ControllerSide(session), "leakcheck-xdist-controller")
