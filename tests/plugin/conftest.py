@@ -17,8 +17,11 @@ def run_leakcheck(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
     def run(source: str, *args: str, leakcheck: bool = True) -> pytest.RunResult:
         pytester.makepyfile(test_inner=textwrap.dedent(source))
         extra = ("--leakcheck",) if leakcheck else ()
+        # Inner sessions run in file order (the cases are written as sequences:
+        # "a leaks, b is innocent"); a case that wants random order passes
+        # "-p randomly", which undoes this.
         return pytester.runpytest_subprocess(
-            *extra, "-p", "no:cacheprovider", *args, timeout=INNER_RUN_TIMEOUT
+            *extra, "-p", "no:cacheprovider", "-p", "no:randomly", *args, timeout=INNER_RUN_TIMEOUT
         )
 
     return run
