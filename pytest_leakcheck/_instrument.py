@@ -105,6 +105,9 @@ class Tracker:
         self.task_origins: weakref.WeakKeyDictionary[Any, Origin] = weakref.WeakKeyDictionary()
         self.loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self.reaped: list[ReapedTask] = []
+        #: our own failures inside instrumented calls, for the session to warn about
+        self.errors: list[str] = []
+        self._strange_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self.reap_seq = 0
         self._installs = 0
         self._library_user = False
@@ -159,10 +162,9 @@ class Tracker:
             return
         with self._lock:
             for task in pending:
-                self.reap_seq += 1
-                self.reaped.append(
-                    ReapedTask(
-                        seq=self.reap_seq,
+                try:
+                    reaped = ReapedTask(
+                        seq=self.reap_seq + 1,
                         task_ref=weakref.ref(task),
                         name=task.get_name(),
                         coroutine=coroutine_name(task.get_coro()),
@@ -171,7 +173,13 @@ class Tracker:
                         origin=self.task_origins.get(task),
                         reaped_by=reaped_by,
                     )
-                )
+                except Exception as exc:  # a hostile task must not break the runner
+                    self.errors.append(
+                        f"describing a task reaped at loop shutdown: {type(exc).__name__}: {exc}"
+                    )
+                    continue
+                self.reap_seq += 1
+                self.reaped.append(reaped)
             if len(self.reaped) > self.REAPED_KEPT:
                 del self.reaped[: len(self.reaped) - self.REAPED_KEPT]
 
@@ -267,7 +275,11 @@ class Tracker:
             return task
 
         def close(loop: asyncio.BaseEventLoop) -> None:
-            if not loop.is_closed() and not loop.is_running():
+            try:
+                reap = not loop.is_closed() and not loop.is_running()
+            except Exception:  # a loop in a strange state: let close() itself decide
+                reap = False
+            if reap:
                 tracker.record_reaped(loop, "abandoned when its event loop was closed")
             original_close(loop)
 
@@ -336,7 +348,22 @@ class Tracker:
                 loop = task.get_loop()
                 if not task.done():
                     loops.add(loop)
-        return [loop for loop in loops if not loop.is_closed()]
+        return [loop for loop in loops if self._is_open(loop)]
+
+    def _is_open(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Not closed. A loop whose ``is_closed()`` raises cannot be inspected:
+        skipped, and said once (not on every later test while it lives)."""
+        try:
+            return not loop.is_closed()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                if loop not in self._strange_loops:
+                    self._strange_loops.add(loop)
+                    self.errors.append(
+                        f"skipping an event loop whose is_closed() raised "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+            return False
 
     def pending_tasks(self) -> Iterator[Any]:
         """Every task not yet done, on every known loop."""

@@ -245,6 +245,9 @@ class LeakcheckSession:
                 parts.append(format_leaks(leaks, who=owner.describe()))
                 self._record(owner.describe(), leaks)
             state.report = "\n\n".join(parts)
+            if TRACKER.errors:  # failures inside instrumented calls during this test
+                errors, TRACKER.errors[:] = list(TRACKER.errors), []
+                raise RuntimeError("; ".join(dict.fromkeys(errors)))
         if state.report and self.settings.mode == "warn":
             warnings.warn(LeakWarning(state.report), stacklevel=1)
 
@@ -271,20 +274,22 @@ class LeakcheckSession:
 
     # -- summary ----------------------------------------------------------------
 
-    def _still_alive(self) -> list[Leak]:
+    def _still_alive(self, grace: bool = True) -> list[Leak]:
         if self._session_before is None or self._in_child():
             return []
-        leaks = find_leaks(self._session_before, options=self.settings.options)
+        timeout = None if grace else 0.0
+        leaks = find_leaks(self._session_before, options=self.settings.options, timeout=timeout)
         return [leak for leak in leaks if leak.kind != "reaped task"]  # those are gone
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         if self.remote_alive is not None:
             return self.remote_alive
         if self._in_child():
             return
         with self._guard("the session summary"):
             tr = terminalreporter
-            alive = self._still_alive()
+            # After Ctrl-C, say what is alive now: no grace period to sit through.
+            alive = self._still_alive(grace=exitstatus != pytest.ExitCode.INTERRUPTED)
             tr.section("leakcheck")
             kinds: Counter[str] = Counter()
             for _, counts in self.leaky:
