@@ -243,10 +243,8 @@ def _loop_thread_origin(task: Any) -> Origin | None:
 
 def _current_task() -> Any:
     """The asyncio task calling us (a mid-test check is not its own leak)."""
-    try:
-        return asyncio.current_task()
-    except RuntimeError:
-        return None
+    loop = asyncio._get_running_loop()  # no loop: no task, and no exception to pay for
+    return None if loop is None else asyncio.current_task(loop)
 
 
 def _reaped(since: Snapshot | None, owner: Owner | None, exact: bool) -> Iterable[Leak]:
