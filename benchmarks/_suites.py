@@ -1,0 +1,84 @@
+"""Generated test suites for the plugin-overhead benchmarks.
+
+The suites are written to a temporary directory, each with its own
+``pytest.ini`` so that the project's own ini (which turns leak checking on)
+never applies: every configuration starts from plain pytest and adds exactly
+one option. A ``conftest.py`` applies pyleak's ``no_leaks`` marker to every
+test when ``BENCH_PYLEAK=1``, so one generated suite serves every tool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SUITES", "Suite", "write_suite"]
+
+PER_FILE = 100
+
+_INI = """\
+[pytest]
+asyncio_default_fixture_loop_scope = function
+"""
+
+_CONFTEST = """\
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(items):
+    # pyleak is opt-in per test through its marker: apply it to all of them.
+    if os.environ.get("BENCH_PYLEAK") == "1":
+        for item in items:
+            item.add_marker(pytest.mark.no_leaks)
+"""
+
+_BODIES = {
+    "sync": ("", "def test_{i}():\n    assert {i} >= 0\n"),
+    "asyncio": (
+        "import asyncio\n\nimport pytest\n\n",
+        "@pytest.mark.asyncio\nasync def test_{i}():\n    await asyncio.sleep(0)\n",
+    ),
+    "anyio": (
+        "import anyio\nimport pytest\n\n\n@pytest.fixture\ndef anyio_backend():\n"
+        "    return 'asyncio'\n\n\n",
+        "@pytest.mark.anyio\nasync def test_{i}():\n    await anyio.sleep(0)\n",
+    ),
+    "threads": (
+        "import threading\n\n\ndef _work(out):\n    out.append(1)\n\n",
+        "def test_{i}():\n    out = []\n    t = threading.Thread(target=_work, args=(out,))\n"
+        "    t.start()\n    t.join()\n    assert out == [1]\n",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One generated suite: its kind and how many tests it holds."""
+
+    name: str
+    kind: str
+    count: int
+
+
+SUITES = (
+    Suite("sync (2,000 trivial)", "sync", 2000),
+    Suite("pytest-asyncio (500)", "asyncio", 500),
+    Suite("anyio (500)", "anyio", 500),
+    Suite("thread start+join (200)", "threads", 200),
+)
+
+
+def write_suite(root: Path, suite: Suite, count: int | None = None) -> Path:
+    """Write *suite* (or its first *count* tests) under *root*; return its directory."""
+    count = suite.count if count is None else count
+    folder = root / f"{suite.kind}_{count}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pytest.ini").write_text(_INI)
+    (folder / "conftest.py").write_text(_CONFTEST)
+    header, body = _BODIES[suite.kind]
+    for start in range(0, count, PER_FILE):
+        tests = "\n\n".join(body.format(i=i) for i in range(start, min(start + PER_FILE, count)))
+        (folder / f"test_{suite.kind}_{start // PER_FILE:03d}.py").write_text(header + tests)
+    return folder
