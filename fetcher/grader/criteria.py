@@ -347,7 +347,7 @@ async def _forgotten_sender(ctx: Context, label: str, how: str, own_client: bool
         urls.insert(25, web.add("fast", delay=0.01))
         async with AsyncExitStack() as stack:
             client = await stack.enter_async_context(given_client()) if own_client else None
-            probe = LeakProbe((OURS,))
+            probe = LeakProbe()
             watch = _Watch(probe)
             exit_ = Exit()
             error: BaseException | None = None
@@ -414,8 +414,6 @@ SLOW = 1.0
 Variant = Callable[["Scenario"], Awaitable[None]]
 
 
-OURS = "kata-grader*"
-"""Names of the grader's own tasks, which the leak checks leave out."""
 
 
 def spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -576,7 +574,7 @@ async def c6_cancel_before_receive(ctx: Context) -> str:
         with web:
             urls = [web.add(f"slow{i}", delay=SLOW) for i in range(20)]
             async with given_client() as client:
-                s = Scenario(ctx, client, urls, LeakProbe((OURS,)), web)
+                s = Scenario(ctx, client, urls, LeakProbe(), web)
                 error: BaseException | None = None
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(s.observe, name="kata-grader observer")
@@ -733,7 +731,7 @@ async def c7_close_discipline(ctx: Context) -> str:
             urls = [web.add(f"u{j}", delay=rng.uniform(0.0, 0.03)) for j in range(10)]
             urls += [web.add(f"slow{j}", delay=SLOW_C7) for j in range(2)]
             async with given_client() as client:
-                probe = LeakProbe((OURS,))
+                probe = LeakProbe()
                 race = Race(ctx, scenario, rng, urls, client, probe, web)
                 outcome = await _run_race(race, label, probe)
                 outcomes[outcome] += 1

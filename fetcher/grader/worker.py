@@ -100,39 +100,42 @@ def grade_one(target: str | None, cid: str, backend: str, out: Path, limit: floa
 
     import anyio
 
+    anyio.run(kata_grader_main, submission, cid, criterion.name, backend, out, watchdog,
+              backend=backend)
+    os._exit(EXIT_REPORTED)  # pragma: no cover - kata_grader_main() always exits first
+
+
+async def kata_grader_main(submission: Any, cid: str, name: str, backend: str, out: Path,
+                           watchdog: _Watchdog) -> None:
+    """The worker's main task (its name lets leak checks leave it out): grade, write, exit."""
+    from . import evidence
     from .criteria import RUNNERS, Context, Failed
 
-    async def main() -> None:
-        probe = evidence.LeakProbe()
-        ctx = Context(submission, backend)
-        started = time.perf_counter()
-        try:
-            reason = await RUNNERS[cid](ctx)
-            verdict = Verdict(cid, criterion.name, True, reason)
-        except Failed as failure:
-            verdict = Verdict(cid, criterion.name, False, failure.reason,
-                              evidence=failure.evidence)
-        except BaseException as exc:  # the submission broke the scenario itself
-            verdict = Verdict(cid, criterion.name, False,
-                              f"{type(exc).__name__} raised: {str(exc)[:150]}",
-                              evidence="".join(traceback.format_exception(
-                                  type(exc), exc, exc.__traceback__)))
-        verdict.seconds = time.perf_counter() - started
-        verdict.notes = ctx.notes
-        blockers = probe.exit_blockers(0.5)
-        if blockers:
-            first = blockers.splitlines()[0].removeprefix("leakcheck: ")
-            if verdict.passed:
-                verdict.passed = False
-                verdict.reason = (f"{first}, not daemon: a program using it could not exit")
-            verdict.evidence = "\n\n".join(p for p in (verdict.evidence, blockers) if p)
-        if watchdog.finish():
-            _write(out, {"verdict": verdict.to_json()})
-        # Leave now: the loop's teardown would wait on whatever the submission left behind.
-        os._exit(EXIT_REPORTED)
-
-    anyio.run(main, backend=backend)
-    os._exit(EXIT_REPORTED)  # pragma: no cover - main() always exits first
+    probe = evidence.LeakProbe()
+    ctx = Context(submission, backend)
+    started = time.perf_counter()
+    try:
+        reason = await RUNNERS[cid](ctx)
+        verdict = Verdict(cid, name, True, reason)
+    except Failed as failure:
+        verdict = Verdict(cid, name, False, failure.reason, evidence=failure.evidence)
+    except BaseException as exc:  # the submission broke the scenario itself
+        verdict = Verdict(cid, name, False, f"{type(exc).__name__} raised: {str(exc)[:150]}",
+                          evidence="".join(traceback.format_exception(
+                              type(exc), exc, exc.__traceback__)))
+    verdict.seconds = time.perf_counter() - started
+    verdict.notes = ctx.notes
+    blockers = probe.exit_blockers(0.5)
+    if blockers:
+        first = blockers.splitlines()[0].removeprefix("leakcheck: ")
+        if verdict.passed:
+            verdict.passed = False
+            verdict.reason = f"{first}, not daemon: a program using it could not exit"
+        verdict.evidence = "\n\n".join(p for p in (verdict.evidence, blockers) if p)
+    if watchdog.finish():
+        _write(out, {"verdict": verdict.to_json()})
+    # Leave now: the loop's teardown would wait on whatever the submission left behind.
+    os._exit(EXIT_REPORTED)
 
 
 def check_loads(target: str | None, out: Path) -> None:
