@@ -269,7 +269,8 @@ def test_monkeypatched_threading_and_event_loop_policy(run_inner):
             loop = asyncio.new_event_loop()
             assert isinstance(loop, MyLoop)
             event = asyncio.Event()
-            KEEP.append((loop, event, loop.create_task(wait_for_ever(event), name="custom-loop-task")))
+            task = loop.create_task(wait_for_ever(event), name="custom-loop-task")
+            KEEP.append((loop, event, task))
             loop.run_until_complete(asyncio.sleep(0))
 
         def test_policy_restored_by_monkeypatch(monkeypatch):
@@ -373,7 +374,7 @@ def test_running_loop_closed_replaced_stopped_or_run_in_another_thread(run_inner
             "leakcheck: this test left 2 reaped tasks behind",
             "*ERROR at teardown of test_closes_its_loop_from_inside_then_outside*",
             "leakcheck: this test left 1 reaped task behind",
-            "*note: still pending when its loop shut down: abandoned when its event loop was closed*",
+            "*note: still pending when its loop shut down: abandoned when its event loop was clo*",
             "*ERROR at teardown of test_runs_a_loop_for_ever_in_another_thread*",
             "leakcheck: this test left 3 tasks and 1 thread behind",
         ]
