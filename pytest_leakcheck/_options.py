@@ -8,10 +8,10 @@ directly, so both paths share every rule.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-__all__ = ["DEFAULT_TIMEOUT", "IgnoreRule", "Options", "parse_ignore"]
+__all__ = ["DEFAULT_TIMEOUT", "IgnoreRule", "Options", "backoff", "parse_ignore"]
 
 #: goleak's budget: 20 counted retries, 1 µs doubling to a 100 ms cap.
 DEFAULT_TIMEOUT = 0.43
@@ -55,11 +55,13 @@ class IgnoreRule:
         return any(self._match_one(c) for c in candidates)
 
     def _match_one(self, candidate: str) -> bool:
-        if fnmatch.fnmatchcase(candidate, self.pattern):
-            return True
-        # "pkg.mod.fn" also matches by its qualname alone, like goleak's
-        # IgnoreTopFunction("pkg.fn") reads naturally either way.
-        return "." in candidate and fnmatch.fnmatchcase(candidate.rsplit(".", 1)[-1], self.pattern)
+        # "pkg.mod.Class.fn" also matches as "Class.fn" or "fn": a pattern
+        # need not spell out the module (goleak's IgnoreTopFunction reads
+        # naturally either way).
+        parts = candidate.split(".")
+        return any(
+            fnmatch.fnmatchcase(".".join(parts[i:]), self.pattern) for i in range(len(parts))
+        )
 
 
 def parse_ignore(spec: str) -> IgnoreRule:
@@ -102,3 +104,17 @@ class Options:
         """A copy with more ignore rules (strings are parsed)."""
         rules = tuple(parse_ignore(p) if isinstance(p, str) else p for p in patterns)
         return replace(self, ignore=self.ignore + rules) if rules else self
+
+
+_FIRST_SLEEP = 1e-6
+_MAX_SLEEP = 0.1
+
+
+def backoff(timeout: float) -> Iterator[float]:
+    """Sleeps of 1 µs, 2 µs, 4 µs … capped at 100 ms, summing to *timeout*."""
+    total, delay = 0.0, _FIRST_SLEEP
+    while total < timeout:
+        step = min(delay, _MAX_SLEEP, timeout - total)
+        yield step
+        total += step
+        delay *= 2

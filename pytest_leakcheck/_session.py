@@ -196,12 +196,15 @@ class LeakcheckSession:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        marker_error: MarkerError | None = None
         if not self._in_child():
             try:
                 enabled = item_enabled(item)
                 options = item_options(item, self.settings.options)
             except MarkerError as exc:
-                pytest.fail(str(exc), pytrace=False)
+                # Reported after setup has run: raising before the yield would
+                # skip other plugins' setup wrappers and break their teardown.
+                marker_error, enabled = exc, False
             if enabled:
                 with self._guard(item.nodeid):
                     owner = Owner("test", item.nodeid)
@@ -209,7 +212,10 @@ class LeakcheckSession:
                     item.stash[_STATE] = state
                     TRACKER.push_owner(owner)
         TRACKER.phase = "setup"
-        return (yield)
+        result = yield
+        if marker_error is not None:
+            pytest.fail(str(marker_error), pytrace=False)
+        return result
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -275,6 +281,8 @@ class LeakcheckSession:
     # -- summary ----------------------------------------------------------------
 
     def _still_alive(self, grace: bool = True) -> list[Leak]:
+        if self.remote_alive is not None:
+            return self.remote_alive
         if self._session_before is None or self._in_child():
             return []
         timeout = None if grace else 0.0
@@ -282,8 +290,6 @@ class LeakcheckSession:
         return [leak for leak in leaks if leak.kind != "reaped task"]  # those are gone
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
-        if self.remote_alive is not None:
-            return self.remote_alive
         if self._in_child():
             return
         with self._guard("the session summary"):

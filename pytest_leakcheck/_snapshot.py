@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ._leaks import (
     describe_unmanaged_thread,
     thread_target,
 )
-from ._options import Options
+from ._options import Options, backoff
 from ._pools import infrastructure_reason, is_pool_worker, parked_pool, worker_state
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
@@ -257,27 +258,50 @@ def _reaped(since: Snapshot | None, owner: Owner | None, exact: bool) -> Iterabl
         yield describe_reaped(reaped)
 
 
+#: How long an exiting thread may linger after Python forgot it (summed sleeps).
+_SETTLE = 0.05
+
+
+def _unlisted_now(
+    since: Snapshot, check_native: bool, frames: dict[int, Any] | None
+) -> tuple[list[int], list[int]]:
+    frames = sys._current_frames() if frames is None else frames
+    threads = threading.enumerate()
+    listed = {t.ident for t in threads}
+    unmanaged = [i for i in frames if i not in listed and i not in since.python_idents]
+    native: list[int] = []
+    if check_native and since.native_tids is not None:
+        now = native_thread_ids()
+        if now is not None:
+            known = {t.native_id for t in threads}
+            native = sorted(now - since.native_tids - known)
+    return unmanaged, native
+
+
 def _unlisted_threads(
     since: Snapshot, options: Options, frames: dict[int, Any] | None
 ) -> list[Leak]:
-    """Threads ``threading.enumerate()`` does not list: ``_thread`` and C threads."""
-    frames = sys._current_frames() if frames is None else frames
-    listed = {t.ident for t in threading.enumerate()}
-    unmanaged = [i for i in frames if i not in listed and i not in since.python_idents]
-    leaks = [describe_unmanaged_thread(ident, frames) for ident in unmanaged]
-    if options.check_native and since.native_tids is not None:
-        now = native_thread_ids()
-        if now is not None:
-            known = {t.native_id for t in threading.enumerate()}
-            new = sorted(now - since.native_tids - known)
-            # A _thread thread is new in /proc too, and we cannot map its ident
-            # to its OS id: let each unmanaged Python thread account for one
-            # unnamed OS thread, and report only the excess as native.
-            excess = len(new) - len(unmanaged)
-            if excess > 0:
-                main_name = _native_name(os.getpid())
-                named = sorted(new, key=lambda tid: _native_name(tid) == main_name)
-                leaks.extend(
-                    describe_native_thread(tid, _native_name(tid)) for tid in named[:excess]
-                )
+    """Threads ``threading.enumerate()`` does not list: ``_thread`` and C threads.
+
+    A finishing ``threading.Thread`` leaves ``threading.enumerate()`` a moment
+    before its OS thread (and its interpreter state) is gone, so what shows up
+    here gets a short settle time of its own, even when the caller asked for
+    no grace: a thread that is exiting is not a leak.
+    """
+    unmanaged, native = _unlisted_now(since, options.check_native, frames)
+    for delay in backoff(_SETTLE):
+        if not unmanaged and not native:
+            break
+        time.sleep(delay)
+        unmanaged, native = _unlisted_now(since, options.check_native, None)
+    frames = sys._current_frames()
+    leaks = [describe_unmanaged_thread(ident, frames) for ident in unmanaged if ident in frames]
+    # A _thread thread is new in /proc too, and we cannot map its ident to its
+    # OS id: let each unmanaged Python thread account for one unnamed OS
+    # thread, and report only the excess as native.
+    excess = len(native) - len(leaks)
+    if excess > 0:
+        main_name = _native_name(os.getpid())
+        named = sorted(native, key=lambda tid: _native_name(tid) == main_name)
+        leaks.extend(describe_native_thread(tid, _native_name(tid)) for tid in named[:excess])
     return leaks

@@ -15,29 +15,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 
 import anyio
 
 from ._instrument import Owner
 from ._leaks import Leak
-from ._options import Options
+from ._options import Options, backoff
 from ._snapshot import Snapshot, scan
 
 __all__ = ["backoff", "find_leaks", "find_leaks_async"]
-
-_FIRST_SLEEP = 1e-6
-_MAX_SLEEP = 0.1
-
-
-def backoff(timeout: float) -> Iterator[float]:
-    """Sleeps of 1 µs, 2 µs, 4 µs … capped at 100 ms, summing to *timeout*."""
-    total, delay = 0.0, _FIRST_SLEEP
-    while total < timeout:
-        step = min(delay, _MAX_SLEEP, timeout - total)
-        yield step
-        total += step
-        delay *= 2
 
 
 def _options(options: Options | None, timeout: float | None) -> Options:

@@ -1,0 +1,174 @@
+"""asyncio tasks a test leaves behind, on any loop, including the ones runners reap."""
+
+from __future__ import annotations
+
+
+def test_task_reaped_by_asyncio_run_is_reported_with_its_await_chain(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import asyncio
+
+        async def produce(queue):
+            for i in range(10):
+                await queue.put(i)
+
+        def test_forgotten_sender():
+            async def main():
+                queue = asyncio.Queue(maxsize=1)
+                asyncio.create_task(produce(queue), name="producer")
+                await queue.get()
+            asyncio.run(main())
+        """
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "leakcheck: this test left 1 reaped task behind",
+            "*reaped task 'producer' (cancelled at loop shutdown)",
+            "*runs: test_inner.produce",
+            "*note: still pending when its loop shut down*",
+            '*File "test_inner.py", line 5, in produce',
+            "*await queue.put(i)",
+            "*in Queue.put",
+            "*started at (most recent call last):",
+            '*asyncio.create_task(produce(queue), name="producer")',
+        ]
+    )
+
+
+def test_task_leaked_under_pytest_asyncio_is_reported(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import asyncio, pytest
+
+        async def forever():
+            await asyncio.Event().wait()
+
+        @pytest.mark.asyncio
+        async def test_leaks_a_task():
+            asyncio.create_task(forever(), name="background")
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio
+        async def test_awaits_its_task():
+            task = asyncio.create_task(asyncio.sleep(0))
+            await task
+        """,
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks_a_task*",
+            "*task 'background'*",
+            "*runs: test_inner.forever",
+        ]
+    )
+
+
+def test_task_leaked_under_anyio_asyncio_backend_is_reported(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import asyncio, pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        async def forever():
+            await asyncio.Event().wait()
+
+        @pytest.mark.anyio
+        async def test_leaks_a_task():
+            asyncio.create_task(forever(), name="anyio-leak")
+            await asyncio.sleep(0)
+
+        @pytest.mark.anyio
+        async def test_clean():
+            await asyncio.sleep(0)
+        """
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    # exactly the test's task: anyio's own runner task is infrastructure
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks_a_task*",
+            "leakcheck: this test left 1 reaped task behind",
+            "*'anyio-leak'*",
+        ]
+    )
+
+
+def test_task_left_on_a_loop_running_in_another_thread(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import asyncio, threading
+
+        async def forever():
+            await asyncio.Event().wait()
+
+        KEEP = []  # a pending task nobody references would be garbage-collected
+
+        def test_leaks_loop_thread_and_task():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="loop-thread", daemon=True).start()
+            async def spawn():
+                return asyncio.create_task(forever(), name="on-other-loop")
+            KEEP.append(asyncio.run_coroutine_threadsafe(spawn(), loop).result(timeout=60))
+        """
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    out = result.stdout.str()
+    assert "leakcheck: this test left 1 task and 1 thread behind" in out
+    result.stdout.fnmatch_lines(["*task 'on-other-loop' (on *EventLoop at * (running))"])
+    result.stdout.fnmatch_lines(["*thread 'loop-thread'*"])
+
+
+def test_task_on_a_stopped_loop_is_reported_without_waiting(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import asyncio
+
+        LOOP = asyncio.new_event_loop()
+
+        async def forever():
+            await asyncio.Event().wait()
+
+        def test_leaves_task_on_stopped_loop():
+            LOOP.run_until_complete(asyncio.sleep(0))
+            LOOP.create_task(forever(), name="stranded")
+            LOOP.run_until_complete(asyncio.sleep(0))
+        """,
+        # a huge grace: the check must see that waiting cannot help
+        "--leakcheck-timeout=600",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*task 'stranded'*(stopped, not closed)*", "*its loop is not running: it can never finish"]
+    )
+
+
+def test_a_thousand_leaked_tasks_give_a_short_report(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import asyncio
+
+        KEEP = []  # pending tasks nobody references are garbage-collected
+
+        async def forever(i):
+            await asyncio.Event().wait()
+
+        def test_leaks_many():
+            async def main():
+                for i in range(1000):
+                    KEEP.append(asyncio.create_task(forever(i)))
+                await asyncio.sleep(0)
+            asyncio.run(main())
+        """
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["leakcheck: this test left 1000 reaped tasks behind", "*+ 999 more like it: *and 989 more"]
+    )
+    assert len(result.stdout.lines) < 120
