@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import anyio
 import httpx
 
 __all__ = [
@@ -87,6 +88,26 @@ class Limits:
                 request=request,
             )
 
+    def check_target(self, request: httpx.Request, url: str) -> None:
+        """Refuse *url* before anything is sent unless it names a scheme, a host and a port.
+
+        *request* is built from *url* (merged into the client's base URL, if
+        any). The empty or blank string and a host-less URL such as
+        ``http://`` or ``http:///x`` are refused by name: httpx would treat
+        them as relative and quietly fetch the base URL of a client that has
+        one. A port outside 1-65535 is refused here too, instead of failing
+        deep in the socket layer with an unrelated error.
+        """
+        if not url.strip():
+            raise httpx.InvalidURL(f"refusing to fetch {url!r}: the URL is empty")
+        self.check_scheme(request, url)
+        own = httpx.URL(url)
+        if (own.scheme and not own.host) or not request.url.host:
+            raise httpx.InvalidURL(f"refusing to fetch {url!r}: the URL has no host")
+        port = request.url.port
+        if port is not None and not 0 < port < 65536:
+            raise httpx.InvalidURL(f"refusing to fetch {url!r}: port {port} is not in 1-65535")
+
     async def read_body(self, response: httpx.Response) -> bytes:
         """Read the decoded body chunk by chunk, stopping at ``max_body_size``.
 
@@ -101,11 +122,25 @@ class Limits:
                 raise BodyTooLargeError(url, limit, int(declared))
         chunks: list[bytes] = []
         seen = 0
-        async for chunk in response.aiter_bytes():
-            seen += len(chunk)
-            if limit is not None and seen > limit:
-                raise BodyTooLargeError(url, limit, seen)
-            chunks.append(chunk)
+        with anyio.CancelScope() as too_large:
+            async for chunk in response.aiter_bytes():
+                if too_large.cancel_called:
+                    continue  # dropped: only waiting for the cancel to land
+                seen += len(chunk)
+                if limit is not None and seen > limit:
+                    # Not a raise here: leaving the loop would abandon httpx's
+                    # chain of async generators mid-iteration, and each would be
+                    # finalized later by a task of its own (the event loop's
+                    # asyncgen finalizer) that outlives this fetch. The cancel
+                    # lands in the chain's next network read instead and unwinds
+                    # every generator in it, right here.
+                    chunks.clear()
+                    too_large.cancel()
+                    continue
+                chunks.append(chunk)
+        if too_large.cancel_called:
+            assert limit is not None
+            raise BodyTooLargeError(url, limit, seen)
         return b"".join(chunks)
 
 

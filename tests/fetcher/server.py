@@ -19,6 +19,9 @@ Endpoints (query parameters in brackets):
 * ``/drip`` [chunks, size, delay]: a body in chunks with pauses between them.
 * ``/endless`` [size]: a body that never ends.
 * ``/reset``: promises 1000 bytes, sends 10, drops the connection.
+* ``/abort``: promises 1000 bytes, sends 10, then a TCP reset (RST, not FIN).
+* ``/gzip-bomb`` [size]: ``size`` zero bytes once decoded (default 64 MiB),
+  a few KiB gzip-compressed on the wire.
 * ``/loop``: a redirect to itself, for ever.
 * ``/redirect`` [to]: a 302 to ``to``.
 
@@ -29,7 +32,10 @@ then, so a cancelled client leaves nothing running on the server either.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import socket
+import struct
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
@@ -98,14 +104,23 @@ class _Server(uvicorn.Server):
         self.ready.set()
 
 
-def _tracked_protocol(stats: ServerStats) -> type[H11Protocol]:
+Peer = tuple[str, int]
+
+
+def _tracked_protocol(
+    stats: ServerStats, transports: dict[Peer, asyncio.Transport]
+) -> type[H11Protocol]:
     class TrackedH11(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             stats._update(connections_open=1, connections_total=1)
+            # Keyed by the client's address, which the app sees as scope["client"]:
+            # how /abort finds the socket to reset.
+            transports[transport.get_extra_info("peername")[:2]] = transport
             super().connection_made(transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
             super().connection_lost(exc)
+            transports.pop(self.transport.get_extra_info("peername")[:2], None)
             stats._update(connections_open=-1)
 
     return TrackedH11
@@ -130,10 +145,11 @@ class LiveServer:
         sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; no race
         host, port = sock.getsockname()
         self.base_url = f"http://{host}:{port}"
+        transports: dict[Peer, asyncio.Transport] = {}
         config = uvicorn.Config(
-            _App(self.stats),
+            _App(self.stats, transports),
             lifespan="off",
-            http=_tracked_protocol(self.stats),
+            http=_tracked_protocol(self.stats, transports),
             ws="none",
             loop="asyncio",
             log_config=None,  # leave the test process's logging alone
@@ -177,8 +193,9 @@ class LiveServer:
 class _App:
     """The ASGI app behind LiveServer (endpoints in the module docstring)."""
 
-    def __init__(self, stats: ServerStats) -> None:
+    def __init__(self, stats: ServerStats, transports: dict[Peer, asyncio.Transport]) -> None:
         self.stats = stats
+        self.transports = transports
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,11 +206,11 @@ class _App:
         with self.stats._cond:
             self.stats.paths.append(path)
         try:
-            await _until_disconnect(receive, lambda: self._route(path, query, send))
+            await _until_disconnect(receive, lambda: self._route(path, query, send, scope))
         finally:
             self.stats._update(in_flight=-1)
 
-    async def _route(self, path: str, query: dict[str, str], send: Send) -> None:
+    async def _route(self, path: str, query: dict[str, str], send: Send, scope: Scope) -> None:
         if path == "/ok":
             wanted = query.get("size")
             await _respond(send, 200, b"x" * int(wanted) if wanted is not None else b"ok")
@@ -221,6 +238,21 @@ class _App:
             await _start(send, 200, [(b"content-length", b"1000")])
             await send({"type": "http.response.body", "body": b"r" * 10, "more_body": True})
             # Returning with the body incomplete makes uvicorn drop the connection.
+        elif path == "/abort":
+            await _start(send, 200, [(b"content-length", b"1000")])
+            await send({"type": "http.response.body", "body": b"a" * 10, "more_body": True})
+            transport = self.transports[tuple(scope["client"])]
+            # Linger 0: close() sends RST, so the client reads ECONNRESET, not EOF.
+            transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            transport.abort()
+            await anyio.sleep_forever()  # until the disconnect watcher ends this handler
+        elif path == "/gzip-bomb":
+            body = _gzipped_zeros(int(query.get("size", str(64 * 1024 * 1024))))
+            headers = [(b"content-encoding", b"gzip"), (b"content-length", str(len(body)).encode())]
+            await _start(send, 200, headers)
+            await send({"type": "http.response.body", "body": body})
         elif path == "/loop":
             await _start(send, 302, [(b"location", b"/loop"), (b"content-length", b"0")])
             await send({"type": "http.response.body", "body": b""})
@@ -230,6 +262,12 @@ class _App:
             await send({"type": "http.response.body", "body": b""})
         else:
             await _respond(send, 404, b"no such endpoint")
+
+
+@functools.lru_cache(maxsize=4)
+def _gzipped_zeros(size: int) -> bytes:
+    """Compressing 64 MiB takes a while; do it once per size."""
+    return gzip.compress(b"\0" * size, compresslevel=9)
 
 
 async def _until_disconnect(receive: Receive, handler: Callable[[], Awaitable[None]]) -> None:
