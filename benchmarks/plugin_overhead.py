@@ -20,6 +20,7 @@ Run:  .venv/bin/python benchmarks/plugin_overhead.py [--quick]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import resource
@@ -41,6 +42,8 @@ CONFIGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "--threadleak": (["--threadleak"], {}),
 }
 PYLEAK = ("pyleak no_leaks", ([], {"BENCH_PYLEAK": "1"}))
+
+NO_PLUGINS = ["-p", "no:randomly"] if importlib.util.find_spec("pytest_randomly") else []
 
 _COUNTS = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 
@@ -102,7 +105,8 @@ def run_pytest(
     """
     env = {**os.environ, **env_extra}
     env.pop("PYTEST_ADDOPTS", None)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    # pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NO_PLUGINS, *args]
     cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0

@@ -1,0 +1,467 @@
+"""Fetcher benchmarks against a real HTTP server on 127.0.0.1: throughput, cancellation, memory.
+
+Why this shape:
+
+* The server is a bare asyncio responder in its own process
+  (``_http_server.py``), so on a 2-core machine the client side is what is
+  measured, not uvicorn sharing the client's GIL.
+* Throughput compares the reference ``DataFetcher`` with the plainest
+  correct loop over the *same* ``httpx.AsyncClient`` (``asyncio.gather`` +
+  ``Semaphore``; on trio a task group + ``CapacityLimiter``), and with
+  aiohttp, in rotating order within each round; the ratio is the median of
+  per-round ratios.
+* Cancellation latency is measured from the cancel to ``__aexit__``
+  returning (client clock), and to the server process seeing its last
+  connection close (both sides read CLOCK_MONOTONIC).
+* Memory runs each size in a fresh subprocess, so peak RSS (``ru_maxrss``)
+  is that run's own peak; live tasks are sampled every 2 ms. The URLs come
+  from a lazy collection, so the input list is not what is measured.
+
+Run:  .venv/bin/python benchmarks/fetcher_bench.py [--quick] [--json FILE]
+      [throughput|cancel|memory|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http_server import BenchServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fetcher import DataFetcher
+
+BACKENDS = ("asyncio", "trio")
+
+
+class UrlRange(Collection[str]):
+    """*n* URLs made on the fly: a caller's input that costs O(1) memory."""
+
+    def __init__(self, base: str, n: int) -> None:
+        self.base, self.n = base, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[str]:
+        base = self.base
+        return (f"{base}?i={i}" for i in range(self.n))
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str) and item.startswith(self.base)
+
+
+def _client(max_connections: int | None, mock: bool = False) -> httpx.AsyncClient:
+    if mock:
+        # In-process transport: the fetcher's own structure, without httpcore's pool.
+        return httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * 64))
+        )
+    keepalive = max_connections if max_connections is not None else 0
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive),
+    )
+
+
+# -- throughput ------------------------------------------------------------------
+
+
+async def run_fetcher(urls: UrlRange, conc: int) -> int:
+    ok = 0
+    async with _client(conc) as client:  # noqa: SIM117
+        async with DataFetcher(client, max_concurrency=conc).fetch(urls) as results:
+            async for r in results:
+                ok += r.error is None
+    return ok
+
+
+async def run_gather(urls: UrlRange, conc: int) -> int:
+    sem = asyncio.Semaphore(conc)
+    async with _client(conc) as client:
+
+        async def one(url: str) -> bool:
+            async with sem:
+                response = await client.get(url)
+                response.raise_for_status()
+                return bool(response.content)
+
+        return sum(await asyncio.gather(*(one(u) for u in urls)))
+
+
+async def run_taskgroup(urls: UrlRange, conc: int) -> int:
+    """trio's plain loop: a task per URL under a CapacityLimiter (no gather in trio)."""
+    limiter = anyio.CapacityLimiter(conc)
+    done = 0
+    async with _client(conc) as client:
+
+        async def one(url: str) -> None:
+            nonlocal done
+            async with limiter:
+                response = await client.get(url)
+                response.raise_for_status()
+                done += bool(response.content)
+
+        async with anyio.create_task_group() as tg:
+            for u in urls:
+                tg.start_soon(one, u)
+    return done
+
+
+async def run_aiohttp(urls: UrlRange, conc: int) -> int:
+    import aiohttp
+
+    sem = asyncio.Semaphore(conc)
+    connector = aiohttp.TCPConnector(limit=conc)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(url: str) -> bool:
+            async with sem, session.get(url) as response:
+                response.raise_for_status()
+                return bool(await response.read())
+
+        return sum(await asyncio.gather(*(one(u) for u in urls)))
+
+
+THROUGHPUT: dict[str, list[tuple[str, Callable[[UrlRange, int], Awaitable[int]]]]] = {
+    "asyncio": [
+        ("DataFetcher", run_fetcher),
+        ("gather+Semaphore (httpx)", run_gather),
+        ("aiohttp gather+Semaphore", run_aiohttp),
+    ],
+    "trio": [
+        ("DataFetcher", run_fetcher),
+        ("task group+CapacityLimiter (httpx)", run_taskgroup),
+    ],
+}
+
+
+def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    urls = UrlRange(server.url("/ok"), n)
+    for backend in BACKENDS:
+        variants = THROUGHPUT[backend]
+        walls: dict[str, list[float]] = {name: [] for name, _ in variants}
+        ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
+        anyio.run(variants[0][1], UrlRange(server.url("/ok"), min(n, 500)), conc, backend=backend)
+        for r in range(rounds):
+            order = variants[r % len(variants) :] + variants[: r % len(variants)]
+            this: dict[str, float] = {}
+            for name, fn in order:
+                server.wait_closed()
+                start = time.perf_counter()
+                got = anyio.run(fn, urls, conc, backend=backend)
+                this[name] = time.perf_counter() - start
+                if got != n:
+                    raise RuntimeError(f"{name} on {backend}: {got} of {n} succeeded")
+            baseline = this[variants[1][0]]
+            for name in this:
+                walls[name].append(this[name])
+                ratios[name].append(this[name] / baseline)
+            _progress(f"throughput {backend} round {r + 1}/{rounds}: ", this)
+        for name, _ in variants:
+            wall = statistics.median(walls[name])
+            rows.append(
+                {
+                    "backend": backend,
+                    "variant": name,
+                    "urls": n,
+                    "concurrency": conc,
+                    "median_s": wall,
+                    "req_per_s": n / wall,
+                    "ratio_vs_plain": statistics.median(ratios[name]),
+                    "walls": walls[name],
+                }
+            )
+    return rows
+
+
+# -- cancellation latency ------------------------------------------------------------
+
+
+async def _all_in_flight(server: BenchServer, base: int, k: int) -> float:
+    """Wait until the server holds *k* more unanswered requests; return that instant."""
+    c = server.counters
+    deadline = time.monotonic() + 300
+    while c.hanging.value - base < k:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {c.hanging.value - base} of {k} in flight")
+        await anyio.sleep(0.005)
+    return time.monotonic()
+
+
+async def _cancel_once(server: BenchServer, k: int, plain: bool) -> tuple[float, float, float]:
+    """K fetches hanging on the server; cancel; (to __aexit__, to server closed, setup) s.
+
+    *plain*: the same K requests as bare tasks in a task group over the same
+    client, cancelled the same way: what httpx itself costs, for comparison.
+    """
+    c = server.counters
+    base = c.hanging.value
+    t_setup = time.monotonic()
+    t0 = t1 = 0.0
+    urls = UrlRange(server.url("/hang"), k)
+    async with _client(None) as client:
+        with anyio.CancelScope() as scope:
+            try:
+                if plain:
+                    async with anyio.create_task_group() as tg:
+                        for u in urls:
+                            tg.start_soon(client.get, u)
+                        t0 = await _all_in_flight(server, base, k)
+                        scope.cancel()
+                else:
+                    fetch = DataFetcher(client, max_concurrency=k, timeout=300).fetch(urls)
+                    async with fetch as results:
+                        t0 = await _all_in_flight(server, base, k)
+                        scope.cancel()
+                        async for _ in results:
+                            pass
+            finally:
+                t1 = time.monotonic()
+        setup = t0 - t_setup
+    if not scope.cancelled_caught:
+        raise RuntimeError("the cancel did not end the block")
+    # The client is still open here but holds nothing: every request was cancelled.
+    if not server.wait_closed(120):
+        raise RuntimeError(f"server still has {c.open.value} connections open")
+    return t1 - t0, c.last_zero.value - t0, setup
+
+
+def cancel(server: BenchServer, counts: list[int], rounds: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cases = [(b, plain) for b in BACKENDS for plain in (False, True)]
+    for k in counts:
+        samples: dict[tuple[str, bool], list[tuple[float, float, float]]] = {c: [] for c in cases}
+        for r in range(rounds if k < 10_000 else max(1, rounds - 2)):
+            for backend, plain in cases[r % len(cases) :] + cases[: r % len(cases)]:
+                server.wait_closed()
+                got = anyio.run(_cancel_once, server, k, plain, backend=backend)
+                samples[backend, plain].append(got)
+                exit_ms, closed_ms, setup = (x * 1e3 for x in got)
+                print(
+                    f"  cancel k={k} {backend} {'plain' if plain else 'fetcher'}: aexit "
+                    f"{exit_ms:.2f} ms, server closed {closed_ms:.2f} ms (set-up {setup:.0f} ms)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        for backend, plain in cases:
+            exits = [s[0] * 1e3 for s in samples[backend, plain]]
+            closes = [s[1] * 1e3 for s in samples[backend, plain]]
+            rows.append(
+                {
+                    "backend": backend,
+                    "variant": "task group (plain httpx)" if plain else "DataFetcher",
+                    "in_flight": k,
+                    "aexit_ms": statistics.median(exits),
+                    "server_closed_ms": statistics.median(closes),
+                    "aexit_ms_per_100": statistics.median(exits) / k * 100,
+                    "samples_aexit_ms": exits,
+                    "samples_closed_ms": closes,
+                }
+            )
+    return rows
+
+
+# -- memory --------------------------------------------------------------------------
+
+
+def _live_tasks(backend: str) -> int:
+    if backend == "asyncio":
+        return len(asyncio.all_tasks())
+    import trio
+
+    def count(task: Any) -> int:
+        return 1 + sum(count(t) for n in task.child_nurseries for t in n.child_tasks)
+
+    return count(trio.lowlevel.current_root_task())
+
+
+async def _memory_child(base: str, n: int, conc: int, backend: str, mock: bool) -> dict[str, Any]:
+    peak = 0
+    received = 0
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, _live_tasks(backend))
+            await anyio.sleep(0.002)
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sample)
+        async with _client(conc, mock) as client:  # noqa: SIM117 (a shorter diff to read)
+            async with DataFetcher(client, max_concurrency=conc).fetch(
+                UrlRange(base, n)
+            ) as results:
+                async for r in results:
+                    received += r.error is None
+                    if received % 1000 == 0:
+                        peak = max(peak, _live_tasks(backend))
+        tg.cancel_scope.cancel()
+    return {
+        "backend": backend,
+        "urls": n,
+        "ok": received,
+        "concurrency": conc,
+        "transport": "MockTransport" if mock else "sockets",
+        "peak_live_tasks": peak,
+        "rss_before_kib": rss_before,
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def memory(
+    server: BenchServer, sizes: list[int], conc: int, transport: str
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for backend in BACKENDS:
+        for n in sizes:
+            server.wait_closed()
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "_memory-child",
+                    server.url("/ok"),
+                    str(n),
+                    str(conc),
+                    backend,
+                    transport,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=True,
+            )
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"  memory {backend} n={n}: {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+# -- output --------------------------------------------------------------------------
+
+
+def _progress(prefix: str, walls: dict[str, float]) -> None:
+    print(
+        prefix + "  ".join(f"{k}={v:.2f}s" for k, v in walls.items()), file=sys.stderr, flush=True
+    )
+
+
+def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
+    print(
+        f"python {sys.version.split()[0]}; cpus {os.cpu_count()}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    if "throughput" in results:
+        rows = results["throughput"]
+        print(f"\nthroughput: {rows[0]['urls']} URLs, max_concurrency {rows[0]['concurrency']}")
+        print("| backend | variant                            | median wall | req/s  | vs plain |")
+        print("|---------|------------------------------------|-------------|--------|----------|")
+        for r in rows:
+            print(
+                f"| {r['backend']:<7} | {r['variant']:<34} | {r['median_s']:>9.2f} s |"
+                f" {r['req_per_s']:>6.0f} | {r['ratio_vs_plain']:>7.3f}x |"
+            )
+    if "cancel" in results:
+        print(
+            "\ncancellation latency (median): cancel -> __aexit__ returns; -> server sees all "
+            "closed"
+        )
+        print(
+            "| backend | variant                  | in flight | to __aexit__ |"
+            " per 100 in flight | to server closed |"
+        )
+        print(
+            "|---------|--------------------------|-----------|--------------|"
+            "-------------------|------------------|"
+        )
+        for r in results["cancel"]:
+            print(
+                f"| {r['backend']:<7} | {r['variant']:<24} | {r['in_flight']:>9} |"
+                f" {r['aexit_ms']:>9.2f} ms |"
+                f" {r['aexit_ms_per_100']:>14.3f} ms | {r['server_closed_ms']:>13.2f} ms |"
+            )
+    if "memory" in results:
+        rows = results["memory"]
+        print(f"\nmemory: max_concurrency {rows[0]['concurrency']}")
+        print("| backend | URLs    | peak live tasks | peak RSS   | RSS vs smallest | wall   |")
+        print("|---------|---------|-----------------|------------|-----------------|--------|")
+        smallest: dict[str, int] = {}
+        for r in rows:
+            smallest.setdefault(r["backend"], r["peak_rss_kib"])
+            print(
+                f"| {r['backend']:<7} | {r['urls']:>7} | {r['peak_live_tasks']:>15} |"
+                f" {r['peak_rss_kib'] / 1024:>7.1f} MiB |"
+                f" {r['peak_rss_kib'] / smallest[r['backend']]:>14.3f}x |"
+                f" {r['wall_s']:>5.1f}s |"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_memory-child":
+        base, n, conc, backend = argv[1], int(argv[2]), int(argv[3]), argv[4]
+        mock = argv[5] == "mock"
+        print(json.dumps(anyio.run(_memory_child, base, n, conc, backend, mock, backend=backend)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "what", nargs="?", default="all", choices=["throughput", "cancel", "memory", "all"]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 URLs x 3 rounds; 100/1,000/10,000 in flight once; 20,000 URLs",
+    )
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--urls", type=int, default=None, help="throughput URLs (default 1,000)")
+    parser.add_argument("--in-flight", default="100,1000,10000", help="cancellation sizes")
+    parser.add_argument("--memory-sizes", default="1000,100000")
+    parser.add_argument(
+        "--memory-transport",
+        choices=["mock", "sockets"],
+        default="mock",
+        help="mock (default): httpx.MockTransport, so 100,000 URLs run in seconds",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    opts = parser.parse_args(argv)
+    rounds = opts.rounds or (3 if opts.quick else 5)
+    results: dict[str, list[dict[str, Any]]] = {}
+    with BenchServer() as server:
+        if opts.what in ("throughput", "all"):
+            n = opts.urls or (300 if opts.quick else 1000)
+            results["throughput"] = throughput(server, n, 100, rounds)
+        if opts.what in ("cancel", "all"):
+            sizes = [int(k) for k in opts.in_flight.split(",")]
+            results["cancel"] = cancel(server, sizes, 1 if opts.quick else rounds)
+        if opts.what in ("memory", "all"):
+            sizes = [int(k) for k in opts.memory_sizes.split(",")]
+            if opts.quick:
+                sizes = [min(k, 20_000) for k in sizes]
+            results["memory"] = memory(server, sizes, 64, opts.memory_transport)
+    print_tables(results)
+    if opts.json:
+        opts.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
