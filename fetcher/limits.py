@@ -9,8 +9,10 @@ of the fetch block. The defaults are safe; ``None`` switches a limit off.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import httpx
@@ -112,36 +114,130 @@ class Limits:
         """Read the decoded body chunk by chunk, stopping at ``max_body_size``.
 
         Counting decoded bytes (what we would keep) also stops a compression
-        bomb; a Content-Length already over the limit fails before reading.
+        bomb, and with a limit the body is decoded here, in steps of bounded
+        output: httpx would inflate a whole network chunk at once, and 600
+        bytes of doubly gzipped zeros are 256 MiB. So with a limit only one
+        layer of gzip or deflate is accepted (what the fetcher's own client
+        asks for); anything else is a DecodingError. A Content-Length already
+        over the limit fails before reading.
         """
         limit = self.max_body_size
         url = str(response.request.url)
-        if limit is not None and "content-encoding" not in response.headers:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise BodyTooLargeError(url, limit, int(declared))
+        if limit is None:
+            source, decoder = response.aiter_bytes(), _Inflate.identity()
+        else:
+            decoder = _Inflate.for_response(response, url)
+            if decoder.coding is None:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise BodyTooLargeError(url, limit, int(declared))
+            source = response.aiter_raw()
         chunks: list[bytes] = []
         seen = 0
-        with anyio.CancelScope() as too_large:
-            async for chunk in response.aiter_bytes():
-                if too_large.cancel_called:
+        failure: Exception | None = None
+        with anyio.CancelScope() as stop:
+            async for raw in source:
+                if failure is not None:
                     continue  # dropped: only waiting for the cancel to land
-                seen += len(chunk)
-                if limit is not None and seen > limit:
-                    # Not a raise here: leaving the loop would abandon httpx's
-                    # chain of async generators mid-iteration, and each would be
-                    # finalized later by a task of its own (the event loop's
-                    # asyncgen finalizer) that outlives this fetch. The cancel
-                    # lands in the chain's next network read instead and unwinds
-                    # every generator in it, right here.
+                try:
+                    for piece in decoder.steps(raw):
+                        seen += len(piece)
+                        if limit is not None and seen > limit:
+                            raise BodyTooLargeError(url, limit, seen)
+                        chunks.append(piece)
+                except Exception as exc:
+                    # Not raised from here: leaving the loop would abandon
+                    # httpx's chain of async generators mid-iteration, and each
+                    # would be finalized later by a task of its own (the event
+                    # loop's asyncgen finalizer) that outlives this fetch. The
+                    # cancel lands in the chain's next network read instead and
+                    # unwinds every generator in it, right here.
+                    failure = exc
                     chunks.clear()
-                    too_large.cancel()
-                    continue
-                chunks.append(chunk)
-        if too_large.cancel_called:
-            assert limit is not None
-            raise BodyTooLargeError(url, limit, seen)
+                    stop.cancel()
+        if failure is None:
+            try:
+                tail = decoder.flush()
+            except Exception as exc:
+                failure = exc
+            else:
+                seen += len(tail)
+                if limit is not None and seen > limit:
+                    failure = BodyTooLargeError(url, limit, seen)
+                chunks.append(tail)
+        if failure is not None:
+            raise failure
         return b"".join(chunks)
+
+
+class _Inflate:
+    """Decode at most one layer of gzip or deflate, in steps of bounded output.
+
+    ``zlib``'s ``max_length`` caps each step, the rest of the input waits in
+    ``unconsumed_tail``, so no step can allocate more than ``STEP`` bytes
+    however compressible the input. Errors are httpx's DecodingError, as
+    httpx's own decoders raise.
+    """
+
+    STEP = 64 * 1024
+
+    def __init__(self, coding: str | None, request: httpx.Request | None) -> None:
+        self.coding = coding
+        self._request = request
+        self._zlib: Any = None
+        if coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
+        self._first = True
+
+    @classmethod
+    def identity(cls) -> _Inflate:
+        return cls(None, None)
+
+    @classmethod
+    def for_response(cls, response: httpx.Response, url: str) -> _Inflate:
+        header = response.headers.get("content-encoding", "")
+        codings = [c.strip().lower() for c in header.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if not codings:
+            return cls.identity()
+        if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+            raise httpx.DecodingError(
+                f"refusing to decode the body of {url}: content-encoding {header!r} cannot be "
+                "decoded within max_body_size (one layer of gzip or deflate can)",
+                request=response.request,
+            )
+        return cls(codings[0], response.request)
+
+    def steps(self, data: bytes) -> Iterator[bytes]:
+        """*data* decoded, at most ``STEP`` bytes at a time."""
+        if self._zlib is None:
+            if data:
+                yield data
+            return
+        while data:
+            try:
+                out = self._zlib.decompress(data, self.STEP)
+            except zlib.error as exc:
+                if self._first and self.coding == "deflate":
+                    # Raw deflate without the zlib header: httpx accepts it too.
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._first = False
+                    continue
+                raise httpx.DecodingError(str(exc), request=self._request) from exc
+            self._first = False
+            data = self._zlib.unconsumed_tail
+            yield out
+
+    def flush(self) -> bytes:
+        """What is left once the input ended (small: a step leaves no output behind)."""
+        if self._zlib is None:
+            return b""
+        try:
+            return bytes(self._zlib.flush())
+        except zlib.error as exc:
+            raise httpx.DecodingError(str(exc), request=self._request) from exc
 
 
 def _check_timeout(value: object) -> float | None:

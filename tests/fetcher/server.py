@@ -20,8 +20,9 @@ Endpoints (query parameters in brackets):
 * ``/endless`` [size]: a body that never ends.
 * ``/reset``: promises 1000 bytes, sends 10, drops the connection.
 * ``/abort``: promises 1000 bytes, sends 10, then a TCP reset (RST, not FIN).
-* ``/gzip-bomb`` [size]: ``size`` zero bytes once decoded (default 64 MiB),
-  a few KiB gzip-compressed on the wire.
+* ``/gzip-bomb`` [size, layers]: ``size`` zero bytes once decoded (default
+  64 MiB), gzip-compressed ``layers`` times (default 1): 64 KiB on the wire,
+  or under 1 KiB with two layers.
 * ``/loop``: a redirect to itself, for ever.
 * ``/redirect`` [to]: a 302 to ``to``.
 
@@ -249,8 +250,10 @@ class _App:
             transport.abort()
             await anyio.sleep_forever()  # until the disconnect watcher ends this handler
         elif path == "/gzip-bomb":
-            body = _gzipped_zeros(int(query.get("size", str(64 * 1024 * 1024))))
-            headers = [(b"content-encoding", b"gzip"), (b"content-length", str(len(body)).encode())]
+            layers = int(query.get("layers", "1"))
+            body = _gzipped_zeros(int(query.get("size", str(64 * 1024 * 1024))), layers)
+            coding = ", ".join(["gzip"] * layers).encode()
+            headers = [(b"content-encoding", coding), (b"content-length", str(len(body)).encode())]
             await _start(send, 200, headers)
             await send({"type": "http.response.body", "body": body})
         elif path == "/loop":
@@ -265,9 +268,12 @@ class _App:
 
 
 @functools.lru_cache(maxsize=4)
-def _gzipped_zeros(size: int) -> bytes:
+def _gzipped_zeros(size: int, layers: int) -> bytes:
     """Compressing 64 MiB takes a while; do it once per size."""
-    return gzip.compress(b"\0" * size, compresslevel=9)
+    body = b"\0" * size
+    for _ in range(layers):
+        body = gzip.compress(body, compresslevel=9)
+    return body
 
 
 async def _until_disconnect(receive: Receive, handler: Callable[[], Awaitable[None]]) -> None:

@@ -18,8 +18,11 @@ is asserted by kind, never by how long it took.
 from __future__ import annotations
 
 import collections
+import gzip
 import random
 import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -158,19 +161,107 @@ async def test_endless_body_stops_at_the_limit_with_memory_bounded(
     await leakcheck.assert_no_leaks_async(base.snapshot, timeout=0)
 
 
-async def test_compression_bomb_is_stopped_by_the_decoded_size(server: LiveServer) -> None:
-    """64 KiB of gzip on the wire, 64 MiB decoded: the limit counts decoded bytes.
+async def test_compression_bomb_is_stopped_with_memory_bounded(
+    server: LiveServer, leakcheck: LeakChecker
+) -> None:
+    """64 KiB of gzip on the wire, 64 MiB decoded: the limit counts decoded bytes, as they come.
 
-    Counting the bytes on the wire would let the bomb through. (Memory is
-    bounded here by httpx decoding one network chunk at a time, at most
-    about 1000x that chunk for gzip; the fetcher stops after that chunk.)
+    Counting the bytes on the wire would let the bomb through, and letting
+    httpx inflate a whole network chunk at once would hold ~64 MiB before
+    the limit is even looked at. The fetcher inflates in bounded steps, so
+    the peak stays near the limit (bound: 4x the limit plus 4 MiB of slack).
+    The first, untraced fetch warms the server's cache of the compressed body.
     """
     bomb = server.url("/gzip-bomb")
-    got = await fetch_all(DataFetcher(max_body_size=MiB), [bomb])
+    await fetch_all(DataFetcher(max_body_size=MiB), [bomb])
+    base = baseline(leakcheck)
+    got, peak = await _traced_peak(DataFetcher(max_body_size=MiB), [bomb])
+    assert_own_tasks_back(base)
     error = got[bomb].error
     assert isinstance(error, BodyTooLargeError), repr(error)
     assert f"exceeds max_body_size={MiB} bytes" in str(error)
+    assert peak < 4 * MiB + 4 * MiB, f"peak {peak / MiB:.1f} MiB"
     assert_server_idle(server)
+    await leakcheck.assert_no_leaks_async(base.snapshot, timeout=0)
+
+
+async def test_stacked_compression_is_refused_when_a_limit_is_set(server: LiveServer) -> None:
+    """Gzip inside gzip: under 1 KiB on the wire, 64 MiB decoded, ~64 KiB between the layers.
+
+    One step of the outer layer could already hold a bomb for the inner one,
+    so with a limit the fetcher decodes only one layer and says so. Without
+    a limit httpx decodes everything, as asked.
+    """
+    bomb, small = server.url("/gzip-bomb?layers=2"), server.url("/gzip-bomb?layers=2&size=10")
+    got = await fetch_all(DataFetcher(max_body_size=MiB), [bomb, small])
+    for url in (bomb, small):
+        error = got[url].error
+        assert isinstance(error, httpx.DecodingError), repr(error)
+        assert "content-encoding 'gzip, gzip' cannot be decoded within max_body_size" in str(error)
+    unlimited = await fetch_all(DataFetcher(max_body_size=None), [small])
+    assert unlimited[small].body == b"\0" * 10
+    assert_server_idle(server)
+
+
+class _RawStream(httpx.AsyncByteStream):
+    """Bytes as they would come off the wire, in a few chunks.
+
+    ``httpx.Response(content=...)`` would decode them eagerly, inside the mock.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for i in range(0, len(self._data), 16_384):
+            yield self._data[i : i + 16_384]
+
+
+def _encoded_response(coding: str, data: bytes) -> httpx.Response:
+    return httpx.Response(200, headers={"content-encoding": coding}, stream=_RawStream(data))
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),  # RFC 9110: the same as gzip (httpx alone leaves it encoded)
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, no zlib header
+        ("gzip, identity", gzip.compress),
+        ("identity", lambda b: b),
+    ],
+    ids=["gzip", "x-gzip", "deflate", "raw-deflate", "gzip-identity", "identity"],
+)
+@pytest.mark.parametrize("limit", [MiB, None], ids=["limit", "no-limit"])
+async def test_compressed_bodies_decode_as_httpx_would(
+    web: MockWeb, coding: str, encode: Callable[[bytes], bytes], limit: int | None
+) -> None:
+    """The bounded decoder gives the same body as httpx's own, for every coding it accepts."""
+    if coding == "x-gzip" and limit is None:
+        pytest.skip("httpx's own decoders do not know x-gzip")
+    body = bytes(range(256)) * 400 + b"\0" * 200_000  # some of it compressible, some not
+    url = "http://other.test/compressed"
+    web.router.get(url).mock(return_value=_encoded_response(coding, encode(body)))
+    got = await fetch_all(DataFetcher(max_body_size=limit), [url])
+    assert got[url].body == body
+
+
+@pytest.mark.parametrize(
+    ("coding", "content", "message"),
+    [
+        ("gzip", b"not gzip at all", "incorrect header check"),
+        ("br", b"whatever", "content-encoding 'br' cannot be decoded within max_body_size"),
+    ],
+)
+async def test_undecodable_bodies_are_decoding_errors(
+    web: MockWeb, coding: str, content: bytes, message: str
+) -> None:
+    url = "http://other.test/undecodable"
+    web.router.get(url).mock(return_value=_encoded_response(coding, content))
+    got = await fetch_all(DataFetcher(max_body_size=MiB), [url])
+    error = got[url].error
+    assert isinstance(error, httpx.DecodingError) and message in str(error), repr(error)
 
 
 # -- connections that break ---------------------------------------------------------
