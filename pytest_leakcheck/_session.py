@@ -24,7 +24,7 @@ from ._instrument import TRACKER, Owner
 from ._leaks import Leak
 from ._options import Options, parse_ignore
 from ._report import format_leaks, summarize_kinds
-from ._snapshot import Snapshot, snapshot
+from ._snapshot import Snapshot, native_thread_ids, snapshot
 from ._verdict import find_leaks
 from ._warnings import LeakcheckInternalWarning, LeakWarning
 
@@ -323,9 +323,19 @@ class LeakcheckSession:
                         yellow=True,
                         bold=True,
                     )
+            if self.settings.options.check_native and native_thread_ids() is None:
+                tr.write_line("native (OS) thread check: unavailable on this platform (no /proc)")
             if self.settings.report_path:
-                self._write_report(self.settings.report_path, alive)
-                tr.write_line(f"leak report written to {self.settings.report_path}")
+                try:
+                    self._write_report(self.settings.report_path, alive)
+                except OSError as exc:
+                    tr.write_line(
+                        f"could not write the leak report to {self.settings.report_path}: "
+                        f"{exc.strerror or exc}",
+                        red=True,
+                    )
+                else:
+                    tr.write_line(f"leak report written to {self.settings.report_path}")
 
     def _write_report(self, path: str, alive: list[Leak]) -> None:
         data = {

@@ -179,3 +179,10 @@ def test_options_and_marker_show_in_help(pytester):
     )
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.leakcheck(ignore=(), timeout=None, enabled=True)*"])
+
+
+def test_unwritable_json_report_path_is_a_clear_message(run_leakcheck):
+    result = run_leakcheck(LEAKY, "--leakcheck-report=no/such/dir/leaks.json")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["could not write the leak report to no/such/dir/leaks.json: *"])
+    assert "Traceback" not in result.stdout.str()
