@@ -157,21 +157,27 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
         variants = THROUGHPUT[backend]
         walls: dict[str, list[float]] = {name: [] for name, _ in variants}
         ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
+        cpus: dict[str, list[float]] = {name: [] for name, _ in variants}
+        cpu_ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
         anyio.run(variants[0][1], UrlRange(server.url("/ok"), min(n, 500)), conc, backend=backend)
         for r in range(rounds):
             order = variants[r % len(variants) :] + variants[: r % len(variants)]
             this: dict[str, float] = {}
+            cpu: dict[str, float] = {}
             for name, fn in order:
                 server.wait_closed()
-                start = time.perf_counter()
+                cpu0, start = time.process_time(), time.perf_counter()
                 got = anyio.run(fn, urls, conc, backend=backend)
                 this[name] = time.perf_counter() - start
+                cpu[name] = time.process_time() - cpu0
                 if got != n:
                     raise RuntimeError(f"{name} on {backend}: {got} of {n} succeeded")
             baseline = this[variants[1][0]]
             for name in this:
                 walls[name].append(this[name])
                 ratios[name].append(this[name] / baseline)
+                cpus[name].append(cpu[name])
+                cpu_ratios[name].append(cpu[name] / cpu[variants[1][0]])
             _progress(f"throughput {backend} round {r + 1}/{rounds}: ", this)
         for name, _ in variants:
             wall = statistics.median(walls[name])
@@ -185,6 +191,9 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
                     "req_per_s": n / wall,
                     "ratio_vs_plain": statistics.median(ratios[name]),
                     "walls": walls[name],
+                    "cpu_s": statistics.median(cpus[name]),
+                    "cpu_us_per_req": statistics.median(cpus[name]) / n * 1e6,
+                    "cpu_ratio_vs_plain": statistics.median(cpu_ratios[name]),
                 }
             )
     return rows
@@ -372,13 +381,21 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
     )
     if "throughput" in results:
         rows = results["throughput"]
-        print(f"\nthroughput: {rows[0]['urls']} URLs, max_concurrency {rows[0]['concurrency']}")
-        print("| backend | variant                            | median wall | req/s  | vs plain |")
-        print("|---------|------------------------------------|-------------|--------|----------|")
+        print(f"\nthroughput: {rows[0]['urls']} URLs")
+        print(
+            "| conc | backend | variant                            | median wall | req/s  |"
+            " vs plain | client CPU/req | CPU vs plain |"
+        )
+        print(
+            "|------|---------|------------------------------------|-------------|--------|"
+            "----------|----------------|--------------|"
+        )
         for r in rows:
             print(
-                f"| {r['backend']:<7} | {r['variant']:<34} | {r['median_s']:>9.2f} s |"
+                f"| {r['concurrency']:>4} | {r['backend']:<7} | {r['variant']:<34} |"
+                f" {r['median_s']:>9.2f} s |"
                 f" {r['req_per_s']:>6.0f} | {r['ratio_vs_plain']:>7.3f}x |"
+                f" {r['cpu_us_per_req']:>11.0f} µs | {r['cpu_ratio_vs_plain']:>11.3f}x |"
             )
     if "cancel" in results:
         print(
@@ -433,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--urls", type=int, default=None, help="throughput URLs (default 1,000)")
+    parser.add_argument(
+        "--concurrency", default="100,10", help="throughput max_concurrency values (100,10)"
+    )
     parser.add_argument("--in-flight", default="100,1000,10000", help="cancellation sizes")
     parser.add_argument("--memory-sizes", default="1000,100000")
     parser.add_argument(
@@ -448,7 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     with BenchServer() as server:
         if opts.what in ("throughput", "all"):
             n = opts.urls or (300 if opts.quick else 1000)
-            results["throughput"] = throughput(server, n, 100, rounds)
+            results["throughput"] = [
+                row
+                for conc in (int(c) for c in opts.concurrency.split(","))
+                for row in throughput(server, n, conc, rounds)
+            ]
         if opts.what in ("cancel", "all"):
             sizes = [int(k) for k in opts.in_flight.split(",")]
             results["cancel"] = cancel(server, sizes, 1 if opts.quick else rounds)
