@@ -45,6 +45,17 @@ class MockWeb:
         self.started = 0
         self.in_flight_by_url: Counter[str] = Counter()
         self._router: respx.MockRouter | None = None
+        self._hold: tuple[int, float] | None = None
+        self._reached: anyio.Event | None = None
+
+    def hold_until(self, count: int, timeout: float) -> None:
+        """Hold each request (before its delay) until *count* are in flight at once.
+
+        So "the bound was reached" does not depend on how fast the machine starts
+        the fetches: a bounded fetcher reaches its bound however slowly it runs,
+        and only one that never reaches it waits the *timeout* out.
+        """
+        self._hold = (count, timeout)
 
     def add(self, name: str, *, delay: float = 0.0, status: int = 200,
             failure: type[httpx.TransportError] | None = None) -> str:
@@ -74,6 +85,8 @@ class MockWeb:
         self.in_flight_by_url[url] += 1
         self.peak = max(self.peak, self.in_flight)
         try:
+            if self._hold is not None:
+                await self._wait_for_company(*self._hold)
             if page.delay:
                 await anyio.sleep(page.delay)
             if page.failure is not None:
@@ -83,3 +96,13 @@ class MockWeb:
         finally:
             self.in_flight -= 1
             self.in_flight_by_url[url] -= 1
+
+    async def _wait_for_company(self, count: int, timeout: float) -> None:
+        if self._reached is None:
+            self._reached = anyio.Event()
+        if self.in_flight >= count:
+            self._reached.set()
+        with anyio.move_on_after(timeout) as waited:
+            await self._reached.wait()
+        if waited.cancelled_caught:
+            self._hold = None  # never reached: do not make every later request wait too
