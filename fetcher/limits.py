@@ -38,7 +38,8 @@ class BodyTooLargeError(Exception):
     """A response body exceeded the fetcher's ``max_body_size``.
 
     Raised (into the URL's Result) as soon as the limit is crossed, so at
-    most one network chunk past the limit is ever held.
+    most one network chunk (or one 64 KiB step of decompression) past the
+    limit is ever held.
     """
 
     def __init__(self, url: str, limit: int, seen: int) -> None:

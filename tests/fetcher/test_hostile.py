@@ -169,8 +169,10 @@ async def test_compression_bomb_is_stopped_with_memory_bounded(
     Counting the bytes on the wire would let the bomb through, and letting
     httpx inflate a whole network chunk at once would hold ~64 MiB before
     the limit is even looked at. The fetcher inflates in bounded steps, so
-    the peak stays near the limit (bound: 4x the limit plus 4 MiB of slack).
-    The first, untraced fetch warms the server's cache of the compressed body.
+    the peak stays near the limit (about 3-6 MiB measured, with the server
+    thread's buffers and tracemalloc's own; the bound is 16 MiB, a quarter
+    of what inflating at once holds). The first, untraced fetch warms the
+    server's cache of the compressed body.
     """
     bomb = server.url("/gzip-bomb")
     await fetch_all(DataFetcher(max_body_size=MiB), [bomb])
@@ -180,7 +182,7 @@ async def test_compression_bomb_is_stopped_with_memory_bounded(
     error = got[bomb].error
     assert isinstance(error, BodyTooLargeError), repr(error)
     assert f"exceeds max_body_size={MiB} bytes" in str(error)
-    assert peak < 4 * MiB + 4 * MiB, f"peak {peak / MiB:.1f} MiB"
+    assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
     assert_server_idle(server)
     await leakcheck.assert_no_leaks_async(base.snapshot, timeout=0)
 
