@@ -45,7 +45,7 @@ from _http_server import BenchServer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
 
-BACKENDS = ("asyncio", "trio")
+BACKENDS: tuple[str, ...] = ("asyncio", "trio")
 
 
 class UrlRange(Collection[str]):
@@ -251,9 +251,11 @@ async def _cancel_once(server: BenchServer, k: int, plain: bool) -> tuple[float,
     return t1 - t0, c.last_zero.value - t0, setup
 
 
-def cancel(server: BenchServer, counts: list[int], rounds: int) -> list[dict[str, Any]]:
+def cancel(
+    server: BenchServer, counts: list[int], rounds: int, with_plain: bool = True
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    cases = [(b, plain) for b in BACKENDS for plain in (False, True)]
+    cases = [(b, plain) for b in BACKENDS for plain in ((False, True) if with_plain else (False,))]
     for k in counts:
         samples: dict[tuple[str, bool], list[tuple[float, float, float]]] = {c: [] for c in cases}
         for r in range(rounds if k < 10_000 else max(1, rounds - 2)):
@@ -433,6 +435,7 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global BACKENDS
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_memory-child":
         base, n, conc, backend = argv[1], int(argv[2]), int(argv[3]), argv[4]
@@ -453,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", default="100,10", help="throughput max_concurrency values (100,10)"
     )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default=None, help="only this backend (default both)"
+    )
+    parser.add_argument(
+        "--no-plain", action="store_true", help="cancellation: the fetcher only, no baseline"
+    )
     parser.add_argument("--in-flight", default="100,1000,10000", help="cancellation sizes")
     parser.add_argument("--memory-sizes", default="1000,100000")
     parser.add_argument(
@@ -464,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     opts = parser.parse_args(argv)
     rounds = opts.rounds or (3 if opts.quick else 5)
+    if opts.backend:
+        BACKENDS = (opts.backend,)
     results: dict[str, list[dict[str, Any]]] = {}
     with BenchServer() as server:
         if opts.what in ("throughput", "all"):
@@ -475,7 +486,9 @@ def main(argv: list[str] | None = None) -> int:
             ]
         if opts.what in ("cancel", "all"):
             sizes = [int(k) for k in opts.in_flight.split(",")]
-            results["cancel"] = cancel(server, sizes, 1 if opts.quick else rounds)
+            results["cancel"] = cancel(
+                server, sizes, 1 if opts.quick else rounds, with_plain=not opts.no_plain
+            )
         if opts.what in ("memory", "all"):
             sizes = [int(k) for k in opts.memory_sizes.split(",")]
             if opts.quick:

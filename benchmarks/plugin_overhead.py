@@ -41,7 +41,10 @@ CONFIGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "--leakcheck": (["--leakcheck"], {}),
     "--threadleak": (["--threadleak"], {}),
 }
-PYLEAK = ("pyleak no_leaks", ([], {"BENCH_PYLEAK": "1"}))
+PYLEAK: tuple[str, tuple[list[str], dict[str, str]]] = (
+    "pyleak no_leaks",
+    ([], {"BENCH_PYLEAK": "1"}),
+)
 
 NO_PLUGINS = ["-p", "no:randomly"] if importlib.util.find_spec("pytest_randomly") else []
 
