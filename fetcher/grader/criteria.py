@@ -27,7 +27,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -35,6 +36,7 @@ import httpx
 from .evidence import LeakProbe
 from .loader import Submission
 from .mock import MockWeb, body_of
+from .stalls import HEARTBEAT
 
 BOUND = 0.25
 """Seconds within which leaving the block must be over (C5, C6)."""
@@ -45,12 +47,17 @@ TROUBLE = ("ClosedResourceError", "BrokenResourceError", "RuntimeError", "Except
 
 
 class Failed(Exception):
-    """A criterion failed: a one-line reason and the evidence behind it."""
+    """A criterion failed: a one-line reason and the evidence behind it.
 
-    def __init__(self, reason: str, evidence: str = "") -> None:
+    *timing*: the failure is a measured time against a bound, which a stall of the
+    whole machine could also explain (see :mod:`.stalls`).
+    """
+
+    def __init__(self, reason: str, evidence: str = "", *, timing: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.evidence = evidence
+        self.timing = timing
 
 
 @dataclass
@@ -192,6 +199,30 @@ def now() -> float:
     return time.perf_counter()
 
 
+T = TypeVar("T")
+RETRIES = 2
+
+
+async def measured(ctx: Context, label: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run a timed scenario; measure again if it missed its bound while the machine stalled.
+
+    Only a timing failure during which the heartbeat saw the whole process go
+    unscheduled is retried (at most twice), and the verdict's notes say so: a
+    submission that is slow on its own is slow every time.
+    """
+    for retry in range(RETRIES + 1):
+        started = now()
+        try:
+            return await attempt()
+        except Failed as failure:
+            stall = HEARTBEAT.worst_stall(started, now())
+            if not failure.timing or not stall or retry == RETRIES:
+                raise
+            ctx.notes.append(f"{label}: measured again: the machine stalled the grader for "
+                             f"{stall * 1000:.0f} ms during the first measurement")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 # ---------------------------------------------------------------- C1
 
 
@@ -244,7 +275,7 @@ async def c2_streaming(ctx: Context) -> str:
         raise Failed("no Result arrived")
     if not slow_in_flight:
         raise Failed(f"the first Result arrived after {first_at:.2f} s, when the slow (1 s) "
-                     "fetch was not in flight: results are batched, not streamed")
+                     "fetch was not in flight: results are batched, not streamed", timing=True)
     return f"first Result after {first_at:.3f} s, while the slow fetch was in flight"
 
 
@@ -341,7 +372,8 @@ async def c5_forgotten_sender(ctx: Context) -> str:
     figures = []
     for label, how, own_client in (("break", "break", True),
                                    ("CancelScope.cancel() after the first Result", "scope", False)):
-        figures.append(await _forgotten_sender(ctx, label, how, own_client))
+        figures.append(await measured(
+            ctx, label, partial(_forgotten_sender, ctx, label, how, own_client)))
     return "__aexit__ after " + ", ".join(f"{f * 1000:.0f} ms" for f in figures) + "; clean"
 
 
@@ -382,7 +414,7 @@ async def _forgotten_sender(ctx: Context, label: str, how: str, own_client: bool
                 late = (f"what was still running {BOUND} s after leaving:\n{watch.late}"
                         if watch.late else "")
                 raise Failed(f"{label}: __aexit__ returned {took:.2f} s after leaving "
-                             f"(bound {BOUND} s)", late)
+                             f"(bound {BOUND} s)", late, timing=True)
             exit_.check(label, "when __aexit__ returned")
             await anyio.sleep(0.5)
             check_clean(label, probe, web, "0.5 s after __aexit__ returned")
@@ -575,38 +607,42 @@ async def c6_cancel_before_receive(ctx: Context) -> str:
     """Cancelled before any receive, by each mechanism: ends at once, cleanly."""
     taken = []
     for label, variant, expected in _c6_variants(ctx):
-        web = MockWeb()
-        with web:
-            urls = [web.add(f"slow{i}", delay=SLOW) for i in range(20)]
-            async with given_client() as client:
-                s = Scenario(ctx, client, urls, LeakProbe(), web)
-                error: BaseException | None = None
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(s.observe, name="kata-grader observer")
-                    try:
-                        await variant(s)
-                    except BaseException as exc:  # kept for after the group, which would wrap it
-                        error = exc
-                    tg.cancel_scope.cancel()
-                if isinstance(error, Failed):
-                    raise error
-                if error is not None:
-                    raise Failed(f"{label}: raised {describe(error)} instead of ending cleanly",
-                                 trace(error))
-                took = s.exit.at - s.cancel_at
-                if s.outcome != expected:
-                    raise Failed(f"{label}: ended {s.outcome!r}, expected {expected!r}"
-                                 + (" (the cancellation was swallowed)" if s.outcome == "clean"
-                                    else ""))
-                if took > BOUND:
-                    late = (f"what was still running {BOUND} s after the cancel:\n{s.late}"
-                            if s.late else "")
-                    raise Failed(f"{label}: ended {took:.2f} s after the cancel "
-                                 f"(bound {BOUND} s)", late)
-                s.exit.check(label, "when the block was left")
-                check_clean(label, s.probe, web, "after the cancelled task ended")
-                taken.append(took)
+        taken.append(await measured(ctx, label, partial(_c6_one, ctx, label, variant, expected)))
     return f"{len(taken)} ways, each ended within {max(taken) * 1000:.0f} ms, clean"
+
+
+async def _c6_one(ctx: Context, label: str, variant: Variant, expected: str) -> float:
+    web = MockWeb()
+    with web:
+        urls = [web.add(f"slow{i}", delay=SLOW) for i in range(20)]
+        async with given_client() as client:
+            s = Scenario(ctx, client, urls, LeakProbe(), web)
+            error: BaseException | None = None
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(s.observe, name="kata-grader observer")
+                try:
+                    await variant(s)
+                except BaseException as exc:  # kept for after the group, which would wrap it
+                    error = exc
+                tg.cancel_scope.cancel()
+            if isinstance(error, Failed):
+                raise error
+            if error is not None:
+                raise Failed(f"{label}: raised {describe(error)} instead of ending cleanly",
+                             trace(error))
+            took = s.exit.at - s.cancel_at
+            if s.outcome != expected:
+                raise Failed(f"{label}: ended {s.outcome!r}, expected {expected!r}"
+                             + (" (the cancellation was swallowed)" if s.outcome == "clean"
+                                else ""))
+            if took > BOUND:
+                late = (f"what was still running {BOUND} s after the cancel:\n{s.late}"
+                        if s.late else "")
+                raise Failed(f"{label}: ended {took:.2f} s after the cancel "
+                             f"(bound {BOUND} s)", late, timing=True)
+            s.exit.check(label, "when the block was left")
+            check_clean(label, s.probe, web, "after the cancelled task ended")
+    return took
 
 
 # ---------------------------------------------------------------- C7
@@ -768,6 +804,7 @@ async def _race_asyncio(race: Race, label: str, probe: LeakProbe) -> str:
     race.task = spawn(race.consumer(), "consumer")
     helpers = [spawn(race.helper(), "helper"), spawn(race.second_helper(), "helper")]
     started = now()
+    stalls_left = RETRIES
     while not race.task.done():
         await asyncio.wait({race.task}, timeout=0.01)
         since = now() - (race.first_cancel_at or started)
@@ -778,6 +815,11 @@ async def _race_asyncio(race: Race, label: str, probe: LeakProbe) -> str:
             if race.task.done():
                 break
             since = now() - (race.first_cancel_at or started)
+            if race.first_cancel_at and stalls_left and HEARTBEAT.worst_stall(
+                    race.first_cancel_at, now()):
+                stalls_left -= 1
+                race.first_cancel_at = now()  # the machine stalled: measure from now
+                continue
             raise Failed(f"{label}: the consumer was still running {since:.2f} s after the "
                          "first cancellation: it hangs instead of ending (bound 0.25 s, C6)",
                          _stragglers(probe))
@@ -823,21 +865,29 @@ async def c8_partial(ctx: Context) -> str:
         ctx.trio_note()
         variants += ["a sibling task cancels the task group at 0.4 s", "fail_after(0.4)"]
     for label in variants:
-        web = MockWeb()
-        with web:
-            fast = [web.add(f"fast{i}", delay=0.01 * (i + 1)) for i in range(5)]
-            slow = [web.add(f"slow{i}", delay=SLOW) for i in range(5)]
-            urls = [u for pair in zip(slow, fast, strict=True) for u in pair]
-            async with given_client() as client:
-                got: list[Any] = []
-                try:
-                    await _partial(ctx, label, client, urls, got)
-                except Failed:
-                    raise
-                except BaseException as exc:
-                    raise Failed(f"{label}: raised {describe(exc)}", trace(exc)) from None
-        check_complete(label, got, fast)
+        await measured(ctx, label, partial(_c8_one, ctx, label))
     return f"{len(variants)} ways: exactly the 5 completed Results, intact"
+
+
+async def _c8_one(ctx: Context, label: str) -> None:
+    web = MockWeb()
+    with web:
+        fast = [web.add(f"fast{i}", delay=0.01 * (i + 1)) for i in range(5)]
+        slow = [web.add(f"slow{i}", delay=SLOW) for i in range(5)]
+        urls = [u for pair in zip(slow, fast, strict=True) for u in pair]
+        async with given_client() as client:
+            got: list[Any] = []
+            try:
+                await _partial(ctx, label, client, urls, got)
+            except Failed:
+                raise
+            except BaseException as exc:
+                raise Failed(f"{label}: raised {describe(exc)}", trace(exc)) from None
+    try:
+        check_multiset(label, got, fast)
+    except Failed as failure:  # a fast Result not delivered within 0.4 s: a bound too
+        raise Failed(failure.reason, failure.evidence, timing=True) from None
+    check_complete(label, got, fast)
 
 
 async def _partial(ctx: Context, label: str, client: httpx.AsyncClient, urls: list[str],

@@ -32,10 +32,12 @@ def render_text(grade: Grade) -> str:
     verdict = "PASS" if grade.passed else "FAIL"
     lines.append(f"{verdict}: {passed}/{len(grade.verdicts)} criteria passed "
                  f"in {grade.seconds:.1f} s")
-    for v in grade.verdicts:
-        if v.notes:
-            lines.extend(f"note ({v.id}): {note}" for note in v.notes)
-            break
+    seen: set[str] = set()
+    for v in grade.verdicts:  # the trio note repeats in every criterion that cancels: once
+        for note in v.notes:
+            if note not in seen:
+                seen.add(note)
+                lines.append(f"note ({v.id}): {note}")
     for v in grade.verdicts:
         if v.passed:
             continue

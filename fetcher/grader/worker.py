@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import SubmissionError, Verdict
+from .stalls import HEARTBEAT
 
 EXIT_REPORTED = 0
 EXIT_TIMED_OUT = 3
@@ -85,6 +86,7 @@ def grade_one(target: str | None, cid: str, backend: str, out: Path, limit: floa
     from .catalog import BY_ID
 
     criterion = BY_ID[cid]
+    HEARTBEAT.start()
     evidence.start_recording()
     from .loader import load
 

@@ -57,3 +57,32 @@ def test_json_report() -> None:
     assert data["passed"] is False
     assert [(c["id"], c["verdict"]) for c in data["criteria"]] == [("C1", "PASS"), ("C5", "FAIL")]
     assert data["criteria"][1]["evidence"].startswith("leakcheck:")
+
+
+def test_a_timing_failure_during_a_machine_stall_is_measured_again() -> None:
+    import anyio
+
+    from fetcher.grader import criteria
+    from fetcher.grader.stalls import HEARTBEAT, Heartbeat
+
+    calls: list[int] = []
+
+    async def attempt() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            now = criteria.now()
+            HEARTBEAT._gaps.append((now - 0.01, now))  # as if the process had been frozen
+            raise criteria.Failed("break: __aexit__ returned 0.40 s after leaving", timing=True)
+        return "ok"
+
+    ctx = criteria.Context(sub=None, backend="asyncio")  # type: ignore[arg-type]
+    assert anyio.run(criteria.measured, ctx, "break", attempt) == "ok"
+    assert len(calls) == 2
+    assert ctx.notes and "stalled the grader" in ctx.notes[0]
+
+    async def always_late() -> str:
+        raise criteria.Failed("late, and no stall", timing=True)
+
+    with pytest.raises(criteria.Failed, match="no stall"):
+        anyio.run(criteria.measured, ctx, "x", always_late)
+    assert Heartbeat().worst_stall(0.0, 1e9) == 0.0
