@@ -42,9 +42,27 @@ class FrameRecord(NamedTuple):
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
 
 
+def _qualname_310(frame: FrameType) -> str:
+    """Python 3.10 has no ``co_qualname``: find the method's class via self/cls."""
+    code = frame.f_code
+    if not code.co_argcount or code.co_varnames[0] not in ("self", "cls"):
+        return code.co_name
+    try:
+        obj = frame.f_locals.get(code.co_varnames[0])
+    except Exception:  # a frame in a strange state: the bare name will do
+        return code.co_name
+    cls = obj if isinstance(obj, type) else type(obj)
+    for klass in getattr(cls, "__mro__", ()):
+        func = klass.__dict__.get(code.co_name)
+        func = getattr(func, "__func__", func)  # classmethod / staticmethod
+        if getattr(func, "__code__", None) is code:
+            return f"{klass.__qualname__}.{code.co_name}"
+    return code.co_name
+
+
 def _record(frame: FrameType) -> FrameRecord:
     code = frame.f_code
-    qualname: str = getattr(code, "co_qualname", code.co_name)
+    qualname: str = getattr(code, "co_qualname", None) or _qualname_310(frame)
     module = frame.f_globals.get("__name__", "")
     lineno = frame.f_lineno
     return FrameRecord(
