@@ -74,6 +74,10 @@ _LOOP_GATES = _in_loop(lambda: {"beyond": asyncio.Event(), "never": asyncio.Even
 def pytest_unconfigure(config):
     SESSION_END.set()
     LOOP.call_soon_threadsafe(_LOOP_GATES["beyond"].set)
+    # the "never" tasks: cancelled only so the exiting interpreter does not
+    # complain about pending tasks (the summary has already listed them)
+    _in_loop(lambda: [task.cancel() for task in asyncio.all_tasks(LOOP)])
+    _in_loop(lambda: None)
 
 
 class Actor:
