@@ -69,7 +69,11 @@ def _client(max_connections: int | None, mock: bool = False) -> httpx.AsyncClien
     if mock:
         # In-process transport: the fetcher's own structure, without httpcore's pool.
         return httpx.AsyncClient(
-            transport=httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * 64))
+            # A stream, as a network response is: the fetcher reads the raw
+            # stream, and a Response(content=...) counts as already consumed.
+            transport=httpx.MockTransport(
+                lambda request: httpx.Response(200, stream=httpx.ByteStream(b"x" * 64))
+            )
         )
     keepalive = max_connections if max_connections is not None else 0
     return httpx.AsyncClient(
@@ -302,10 +306,26 @@ def _live_tasks(backend: str) -> int:
     return count(trio.lowlevel.current_root_task())
 
 
+def _vm_hwm_kib() -> int:
+    """Peak RSS of this process image (VmHWM; Linux).
+
+    Not ``ru_maxrss``: a child inherits its parent's high-water mark across
+    fork and exec, so it would report the benchmark driver's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 async def _memory_child(base: str, n: int, conc: int, backend: str, mock: bool) -> dict[str, Any]:
     peak = 0
     received = 0
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = _vm_hwm_kib()
 
     async def sample() -> None:
         nonlocal peak
@@ -333,7 +353,7 @@ async def _memory_child(base: str, n: int, conc: int, backend: str, mock: bool) 
         "transport": "MockTransport" if mock else "sockets",
         "peak_live_tasks": peak,
         "rss_before_kib": rss_before,
-        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kib": _vm_hwm_kib(),
         "wall_s": time.perf_counter() - start,
     }
 
@@ -421,13 +441,17 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
     if "memory" in results:
         rows = results["memory"]
         print(f"\nmemory: max_concurrency {rows[0]['concurrency']}")
-        print("| backend | URLs    | peak live tasks | peak RSS   | RSS vs smallest | wall   |")
-        print("|---------|---------|-----------------|------------|-----------------|--------|")
+        print(
+            "| backend | URLs    | ok      | peak live tasks | peak RSS    | RSS vs smallest | wall   |"
+        )
+        print(
+            "|---------|---------|---------|-----------------|-------------|-----------------|--------|"
+        )
         smallest: dict[str, int] = {}
         for r in rows:
             smallest.setdefault(r["backend"], r["peak_rss_kib"])
             print(
-                f"| {r['backend']:<7} | {r['urls']:>7} | {r['peak_live_tasks']:>15} |"
+                f"| {r['backend']:<7} | {r['urls']:>7} | {r['ok']:>7} | {r['peak_live_tasks']:>15} |"
                 f" {r['peak_rss_kib'] / 1024:>7.1f} MiB |"
                 f" {r['peak_rss_kib'] / smallest[r['backend']]:>14.3f}x |"
                 f" {r['wall_s']:>5.1f}s |"
