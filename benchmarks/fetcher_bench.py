@@ -442,7 +442,8 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
         rows = results["memory"]
         print(f"\nmemory: max_concurrency {rows[0]['concurrency']}")
         print(
-            "| backend | URLs    | ok      | peak live tasks | peak RSS    | RSS vs smallest | wall   |"
+            "| backend | URLs    | ok      | peak live tasks | peak RSS    |"
+            " RSS vs smallest | wall   |"
         )
         print(
             "|---------|---------|---------|-----------------|-------------|-----------------|--------|"
@@ -451,7 +452,8 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
         for r in rows:
             smallest.setdefault(r["backend"], r["peak_rss_kib"])
             print(
-                f"| {r['backend']:<7} | {r['urls']:>7} | {r['ok']:>7} | {r['peak_live_tasks']:>15} |"
+                f"| {r['backend']:<7} | {r['urls']:>7} | {r['ok']:>7} |"
+                f" {r['peak_live_tasks']:>15} |"
                 f" {r['peak_rss_kib'] / 1024:>7.1f} MiB |"
                 f" {r['peak_rss_kib'] / smallest[r['backend']]:>14.3f}x |"
                 f" {r['wall_s']:>5.1f}s |"
