@@ -418,9 +418,9 @@ def describe_origin(origin: Origin | None) -> str:
         parts.append(f"during {origin.phase}")
     if origin.owner is not None:
         parts.append(f"of {origin.owner.describe()}")
-    if origin.started_by != "MainThread":
+    if origin.started_by != "MainThread" or not parts:
         parts.append(f"from thread {origin.started_by!r}")
-    return " ".join(parts) or "outside any test"
+    return " ".join(parts)
 
 
 __all__ += ["coroutine_name", "describe_origin", "safe_repr"]
