@@ -109,7 +109,7 @@ def snapshot(*, native: bool = True) -> Snapshot:
     return Snapshot(
         threads=weakref.WeakSet(threads),
         pool_jobs=weakref.WeakKeyDictionary(_pool_jobs(threads)),
-        tasks=weakref.WeakSet([*TRACKER.pending_tasks(), *_trio.live_tasks()]),
+        tasks=weakref.WeakSet([*TRACKER.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
         python_idents=frozenset(sys._current_frames()),
         native_tids=native_thread_ids() if native else None,
         reap_seq=TRACKER.reap_seq,

@@ -138,11 +138,15 @@ def _current_trio_task() -> Any:
         return None
 
 
-def live_tasks() -> list[Any]:
-    """Every live task of every trio run in progress (none if trio is unused)."""
+def live_tasks(*, exclude_current: bool = True) -> list[Any]:
+    """Every live task of every trio run in progress (none if trio is unused).
+
+    A snapshot keeps the calling task (``exclude_current=False``): checked
+    later from another task, it was there before and is not a leak.
+    """
     if not _ROOTS:
         return []
-    me = _current_trio_task()
+    me = _current_trio_task() if exclude_current else None
     found: list[Any] = []
     for root in list(_ROOTS.keys()):
         with contextlib.suppress(Exception):  # a tree mutating in another thread
