@@ -80,13 +80,6 @@ def test_last_failed_reruns_the_leaking_test_and_reports_it_again(pytester):
     assert _erroring(again) == ["test_inner.py::test_leaks"]
 
 
-def test_pytest_timeout_thread_method_timer_is_not_a_leak(run_leakcheck):
-    result = run_leakcheck(LEAK_AND_INNOCENTS, "--timeout=60", "--timeout-method=thread")
-    result.assert_outcomes(passed=4, errors=1)
-    assert _erroring(result) == ["test_inner.py::test_leaks"]
-    assert "timeout_timer" not in result.stdout.str()
-
-
 def test_pytest_timeout_signal_method_a_timed_out_test_still_has_its_leak_reported(
     run_leakcheck,
 ):
@@ -147,7 +140,7 @@ BLAME_UNDER_SHUFFLE = """
 
 def test_random_order_does_not_move_blame(run_leakcheck):
     orders = set()
-    for seed in ("1", "2", "3"):
+    for seed in ("1", "2"):  # two seeds that give different orders (asserted below)
         result = run_leakcheck(
             BLAME_UNDER_SHUFFLE, "-p", "randomly", f"--randomly-seed={seed}", "-v"
         )
@@ -214,13 +207,22 @@ def test_help_and_markers_list_every_setting(pytester):
     )
 
 
-def test_junit_xml_and_json_report_carry_the_leak(run_leakcheck, pytester):
+def test_junit_xml_and_json_report_carry_the_leak_under_pytest_timeout_thread_method(
+    run_leakcheck, pytester
+):
     junit = pytester.path / "junit.xml"
     report = pytester.path / "leaks.json"
     result = run_leakcheck(
-        LEAK_AND_INNOCENTS, f"--junitxml={junit}", f"--leakcheck-report={report}"
+        LEAK_AND_INNOCENTS,
+        f"--junitxml={junit}",
+        f"--leakcheck-report={report}",
+        # pytest-timeout's thread method arms a timer thread around each test: not a leak
+        "--timeout=60",
+        "--timeout-method=thread",
     )
     result.assert_outcomes(passed=4, errors=1)
+    assert _erroring(result) == ["test_inner.py::test_leaks"]
+    assert "timeout_timer" not in result.stdout.str()
 
     cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
     error = cases["test_leaks"].find("error")
