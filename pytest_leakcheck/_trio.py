@@ -171,7 +171,9 @@ def describe(task: Any, origin: Origin | None) -> Leak:
     else:
         where = f"in a nursery of trio task {parent.name!r}" if parent else "in its trio run"
     run_thread = next((ident for root, ident in list(_ROOTS.items()) if _under(task, root)), None)
-    suspended = run_thread == threading.get_ident()
+    # Checked from the thread that drives the run, but not from inside it: the
+    # run cannot step until we return (anyio's guest run between tests).
+    suspended = run_thread == threading.get_ident() and _current_trio_task() is None
     return Leak(
         kind="task",
         name=str(task.name),

@@ -102,6 +102,16 @@ TRIO_TASK_TREES = """
     @pytest.mark.anyio
     async def test_innocent(nursery):
         await trio.sleep(0)
+
+    @pytest.mark.anyio
+    async def test_mid_test_check_inside_trio(nursery, leakcheck):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(forever, name="mid-test")
+            await trio.sleep(0)
+            leaks = await leakcheck.find_leaks_async(timeout=0)
+            assert [leak.name for leak in leaks] == ["mid-test"]
+            inner.cancel_scope.cancel()
+        assert await leakcheck.find_leaks_async() == []
 """
 
 
@@ -109,7 +119,7 @@ def test_trio_tasks_in_fixture_and_system_nurseries_are_found_by_walking_the_tre
     run_leakcheck,
 ):
     result = run_leakcheck(TRIO_TASK_TREES)
-    result.assert_outcomes(passed=5, errors=3)
+    result.assert_outcomes(passed=6, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_leaks_into_the_module_nursery*",
