@@ -124,6 +124,13 @@ class Limits:
         """
         limit = self.max_body_size
         url = str(response.request.url)
+        if response.is_stream_consumed:
+            # Already read, e.g. by a given client's response hook: it is all in
+            # memory, decoded, and only its size is left to check.
+            body = response.content
+            if limit is not None and len(body) > limit:
+                raise BodyTooLargeError(url, limit, len(body))
+            return body
         if limit is None:
             source, decoder = response.aiter_bytes(), _Inflate.identity()
         else:

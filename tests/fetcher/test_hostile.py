@@ -469,3 +469,25 @@ async def test_ten_thousand_urls_nothing_lost(
     if bound is not None:
         assert web.peak <= bound
         assert 0 < most_tasks <= bound + 1
+
+
+@pytest.mark.parametrize(("limit", "ok"), [(None, True), (100, True), (3, False)])
+async def test_body_already_read_by_a_response_hook(
+    web: MockWeb, limit: int | None, ok: bool
+) -> None:
+    """A given client whose response hook reads the body: the limit still applies, nothing breaks.
+
+    The bounded reader streams the raw body itself; a body that was read
+    already cannot be streamed again, so its size is checked as it is.
+    """
+
+    async def read_it(response: httpx.Response) -> None:
+        await response.aread()
+
+    url = web.url(body=b"hello")
+    async with httpx.AsyncClient(event_hooks={"response": [read_it]}) as client:
+        got = await fetch_all(DataFetcher(client, max_body_size=limit), [url])
+    if ok:
+        assert got[url].body == b"hello"
+    else:
+        assert isinstance(got[url].error, BodyTooLargeError), repr(got[url].error)
