@@ -12,7 +12,7 @@ each actor is started in a test's setup, call or teardown and is stopped
 
 Each drawn program becomes one inner test file with several tests, run for real
 with ``--leakcheck`` in a subprocess. The JSON report must list exactly the
-``beyond``/``never`` actors, each against the test that started it, and each
+``beyond``/``never`` actors, each against the test (and phase) that started it, and each
 test must fail at teardown exactly when it has one; the session summary must
 list exactly those as still alive.
 
@@ -158,10 +158,12 @@ actor_spec = st.tuples(
 program_spec = st.lists(st.lists(actor_spec, max_size=3), min_size=2, max_size=5)
 
 
-def build(program: list[list[tuple[str, int, str, int]]]) -> tuple[str, set[tuple[str, str, str]]]:
+def build(
+    program: list[list[tuple[str, int, str, int]]],
+) -> tuple[str, set[tuple[str, str, str, str]]]:
     """The inner test file for *program*, and the findings it must produce."""
     programs: dict[str, list[tuple[str, str, str, str, str]]] = {}
-    expected: set[tuple[str, str, str]] = set()
+    expected: set[tuple[str, str, str, str]] = set()
     tests = []
     for t, actors in enumerate(program):
         test = f"test_{t}"
@@ -170,7 +172,7 @@ def build(program: list[list[tuple[str, int, str, int]]]) -> tuple[str, set[tupl
             name = f"{test}_{kind}{a}_{PHASES[start]}_{stop}"
             specs.append((kind, name, PHASES[start], stop, PHASES[max(start, stop_phase)]))
             if stop in ("beyond", "never"):
-                expected.add((f"test_inner.py::{test}", kind, name))
+                expected.add((f"test_inner.py::{test}", kind, name, PHASES[start]))
         programs[test] = specs
         grace = GENEROUS_GRACE if any(s[3] == "within" for s in specs) else SHORT_GRACE
         tests.append(
@@ -218,17 +220,17 @@ def test_verdict_is_leak_iff_something_outlived_its_test_and_blame_is_exact(
     )
     out = result.stdout.str()
     assert "INTERNALERROR" not in out and "LeakcheckInternalWarning" not in out, out
-    leaky_tests = {test for test, _, _ in expected}
+    leaky_tests = {test for test, *_ in expected}
     result.assert_outcomes(passed=len(program), errors=len(leaky_tests))
     data = json.loads(report.read_text())
-    found = {(f["test"], f["kind"], f["name"]) for f in data["leaks"]}
+    found = {(f["test"], f["kind"], f["name"], f["started_phase"]) for f in data["leaks"]}
     assert found == expected, out
     # blame is exact in the terminal too: one teardown error per leaky test, its own
     for test in leaky_tests:
         assert out.count(f"ERROR at teardown of {test.split('::')[1]} ") == 1, out
     assert data["tests_checked"] == len(program)
     alive = {(f["kind"], f["name"]) for f in data["alive_at_session_end"]}
-    assert alive == {(kind, name) for _, kind, name in expected}, out
+    assert alive == {(kind, name) for _, kind, name, _ in expected}, out
 
 
 def test_the_generated_file_is_what_the_property_claims() -> None:
@@ -237,6 +239,6 @@ def test_the_generated_file_is_what_the_property_claims() -> None:
         [[("thread", 0, "prompt", 2), ("task", 1, "never", 0)], [("task", 2, "within", 0)]]
     )
     assert "timeout=1.5" in source and "timeout=0.05" in source
-    assert expected == {("test_inner.py::test_0", "task", "test_0_task1_call_never")}
+    assert expected == {("test_inner.py::test_0", "task", "test_0_task1_call_never", "call")}
     compile(source, "test_inner.py", "exec")
     compile(textwrap.dedent(INNER_CONFTEST), "conftest.py", "exec")
