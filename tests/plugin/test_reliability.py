@@ -129,6 +129,23 @@ HOSTILE = """
         asyncio.run(main())
         assert 1 == 2, "the test's own failure"
 
+    class ReprRaises(asyncio.Task):
+        def __repr__(self):
+            raise RuntimeError("hostile task repr")
+
+    class FutureReprRaises(asyncio.Future):
+        def __repr__(self):
+            raise RuntimeError("hostile future repr")
+
+    def test_task_whose_repr_raises_is_reported_like_any_other():
+        loop = asyncio.new_event_loop()
+        blocker = FutureReprRaises(loop=loop)
+        async def stuck():
+            await blocker
+        task = ReprRaises(stuck(), loop=loop, name="repr-raises")
+        loop.run_until_complete(asyncio.sleep(0))
+        KEEP.append((loop, task))
+
     def test_a_later_leak_is_still_reported():
         threading.Thread(target=release.wait, daemon=True, name="later-leak").start()
 
@@ -152,7 +169,7 @@ def test_internal_errors_become_one_warning_naming_the_test_and_verdicts_stand(r
     out = result.stdout.str()
     assert_nothing_of_ours_crashed(out)
     # every test ran; each kept its own verdict (one own failure, one real leak)
-    result.assert_outcomes(passed=7, failed=1, errors=1)
+    result.assert_outcomes(passed=8, failed=1, errors=2)
     result.stdout.fnmatch_lines(
         ["*_ test_fails_on_its_own_and_has_a_hostile_task _*", "E * the test's own failure"]
     )
@@ -166,12 +183,22 @@ def test_internal_errors_become_one_warning_naming_the_test_and_verdicts_stand(r
     ):
         assert internal_warnings(out, f"test_inner.py::{name}") == 1, name
     assert "hostile get_name" in out and "hostile is_closed" in out
+    # a task whose repr raises is an ordinary leak: reported, no warning
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_task_whose_repr_raises_is_reported_like_any_other*",
+            "leakcheck: this test left 1 task behind",
+            "*task 'repr-raises'*",
+            "*waiting on: <FutureReprRaises object; repr() raised RuntimeError>",
+        ]
+    )
+    assert internal_warnings(out, "test_inner.py::test_task_whose_repr_raises") == 0
     # the later leak is reported on its own test, the clean-up test is clean
     assert out.count("ERROR at teardown of test_a_later_leak_is_still_reported") == 1
     assert internal_warnings(out, "test_inner.py::test_a_later_leak_is_still_reported") == 0
     assert internal_warnings(out, "test_inner.py::test_zz_clean_up") == 0
     # and the session ends with its summary
-    result.stdout.fnmatch_lines(["*= leakcheck =*", "8 test(s) checked; 1 left stragglers*"])
+    result.stdout.fnmatch_lines(["*= leakcheck =*", "9 test(s) checked; 2 left stragglers*"])
 
 
 # -- fork ----------------------------------------------------------------------------
