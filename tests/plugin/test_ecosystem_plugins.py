@@ -41,7 +41,7 @@ LEAK_AND_INNOCENTS = """
 
 
 def _erroring(result: pytest.RunResult) -> list[str]:
-    return re.findall(r"^ERROR (\S+) - leakcheck", result.stdout.str(), re.M)
+    return re.findall(r"^ERROR (\S+)(?: - |$)", result.stdout.str(), re.M)
 
 
 def test_strict_markers_and_warnings_as_errors_and_k(run_leakcheck):

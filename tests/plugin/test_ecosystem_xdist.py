@@ -48,7 +48,7 @@ LEAKY_MODULE = """
 
 
 def _errors(result: pytest.RunResult) -> set[str]:
-    return set(re.findall(r"^ERROR (\S+) - leakcheck", result.stdout.str(), re.M))
+    return set(re.findall(r"^ERROR (\S+)(?: - |$)", result.stdout.str(), re.M))
 
 
 def _leaky_lines(result: pytest.RunResult) -> set[str]:
