@@ -148,6 +148,8 @@ def _exemption(leak: Leak, options: Options) -> str | None:
         pool = parked_pool(leak.stack)
         if pool is not None:
             return f"idle worker parked in its {pool}"
+    if not options.ignore:
+        return None
     origin_functions = functions(leak.origin.stack) if leak.origin and leak.origin.stack else []
     stack_functions = functions(leak.stack)
     for rule in options.ignore:
