@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="2,000 URLs x 3 rounds; 100/1,000/10,000 in flight once; 20,000 URLs",
+        help="300 URLs x 3 rounds; 100 and 1,000 in flight once; memory capped at 20,000 URLs",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--urls", type=int, default=None, help="throughput URLs (default 1,000)")
