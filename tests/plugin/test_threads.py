@@ -184,17 +184,26 @@ def test_idle_pool_workers_are_not_leaks_but_blocked_ones_are(run_leakcheck):
     result = run_leakcheck(
         """
         import queue
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         POOL = ThreadPoolExecutor(max_workers=2)  # lazily grown, module-level
         FULL = queue.Queue(maxsize=1)
+        STARTED = threading.Event()
+
+        def put_when_full():
+            STARTED.set()
+            FULL.put(1)
 
         def test_uses_pool_and_waits():
             assert POOL.submit(sum, [1, 2]).result() == 3
 
         def test_job_blocked_on_full_queue():
             FULL.put(0)
-            POOL.submit(FULL.put, 1)
+            POOL.submit(put_when_full)
+            # On 3.13 a job handed to a parked worker is in neither the queue nor
+            # the worker's locals until that worker runs: wait until it does.
+            assert STARTED.wait(30)
 
         def test_unblock_so_the_process_can_exit():
             FULL.get()
