@@ -344,13 +344,13 @@ def test_running_loop_closed_replaced_stopped_or_run_in_another_thread(run_inner
                 asyncio.set_event_loop(other)
                 gate = asyncio.Event()
                 KEEP.append((other, gate, other.create_task(wait_for_ever(gate), name="on-new")))
-                asyncio.create_task(wait_for_ever(asyncio.Event()), name="on-running")
+                KEEP.append(asyncio.create_task(wait_for_ever(asyncio.Event()), name="on-running"))
                 await asyncio.sleep(0)
             asyncio.run(main())
 
         def test_stops_the_running_loop():
             async def main():
-                asyncio.create_task(wait_for_ever(asyncio.Event()), name="under-stop")
+                KEEP.append(asyncio.create_task(wait_for_ever(asyncio.Event()), name="under-stop"))
                 await asyncio.sleep(0)
                 asyncio.get_running_loop().stop()
                 await asyncio.Event().wait()
@@ -362,7 +362,7 @@ def test_running_loop_closed_replaced_stopped_or_run_in_another_thread(run_inner
         def test_closes_its_loop_from_inside_then_outside():
             loop = asyncio.new_event_loop()
             async def main():
-                asyncio.create_task(wait_for_ever(asyncio.Event()), name="closed-under")
+                KEEP.append(asyncio.create_task(wait_for_ever(asyncio.Event()), name="closed-under"))
                 await asyncio.sleep(0)
                 try:
                     loop.close()
