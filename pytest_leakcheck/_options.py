@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 __all__ = ["DEFAULT_TIMEOUT", "IgnoreRule", "Options", "backoff", "parse_ignore"]
 
-#: goleak's budget: 20 counted retries, 1 µs doubling to a 100 ms cap.
+#: About 20 counted retries, 1 µs doubling to a 100 ms cap (goleak counts its retries too).
 DEFAULT_TIMEOUT = 0.43
 
 _FIELDS = ("name", "target", "top", "any", "origin")

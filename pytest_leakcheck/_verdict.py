@@ -1,7 +1,7 @@
 """The verdict: stragglers since a snapshot, after a grace period.
 
 A thread told to stop needs a moment to exit, so a check looks again with
-counted, exponentially growing sleeps (goleak's schedule: 1 µs doubling to a
+counted, exponentially growing sleeps (after goleak's counted retries: 1 µs doubling to a
 100 ms cap) until the summed sleeps reach the timeout. Counted, not timed,
 because wall time lies on a loaded machine. A clean check never sleeps, and
 neither does one whose stragglers cannot change (tasks on a stopped loop).
