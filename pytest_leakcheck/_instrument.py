@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._frames import FrameRecord, await_chain, capture_stack, safe_repr, waiting_on
+from ._frames import FrameRecord, await_chain, capture_stack, waiting_on
 
 __all__ = ["TRACKER", "Origin", "Owner", "ReapedTask", "Tracker", "install", "uninstall"]
 
@@ -423,4 +423,4 @@ def describe_origin(origin: Origin | None) -> str:
     return " ".join(parts)
 
 
-__all__ += ["coroutine_name", "describe_origin", "safe_repr"]
+__all__ += ["coroutine_name", "describe_origin"]

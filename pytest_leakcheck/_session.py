@@ -22,13 +22,13 @@ import pytest
 
 from ._instrument import TRACKER, Owner
 from ._leaks import Leak
-from ._options import Options, parse_ignore
+from ._options import Options
 from ._report import format_leaks, summarize_kinds
 from ._snapshot import Snapshot, native_thread_ids, snapshot
 from ._verdict import find_leaks
 from ._warnings import LeakcheckInternalWarning, LeakWarning
 
-__all__ = ["LeakcheckSession", "MarkerError", "Settings", "item_options"]
+__all__ = ["LeakcheckSession", "MarkerError", "Settings", "item_settings"]
 
 
 class MarkerError(ValueError):
@@ -60,20 +60,19 @@ def _marker_kwargs(item: pytest.Item) -> dict[str, Any]:
     return merged
 
 
-def item_enabled(item: pytest.Item) -> bool:
-    enabled = _marker_kwargs(item).get("enabled", True)
+def item_settings(item: object, base: Options) -> tuple[bool, Options]:
+    """Is the check on for *item*, and with which options (its marker applied)?
+
+    One walk over the item's markers answers both, per test.
+    """
+    if not isinstance(item, pytest.Item):
+        return True, base
+    kwargs = _marker_kwargs(item)
+    enabled = kwargs.get("enabled", True)
     if not isinstance(enabled, bool):
         raise MarkerError(
             f"@pytest.mark.leakcheck(enabled=...) must be True or False, got {enabled!r}"
         )
-    return enabled
-
-
-def item_options(item: object, base: Options) -> Options:
-    """The session options with the item's ``leakcheck`` marker applied."""
-    if not isinstance(item, pytest.Item):
-        return base
-    kwargs = _marker_kwargs(item)
     options = base
     if "timeout" in kwargs:
         timeout = kwargs["timeout"]
@@ -91,7 +90,7 @@ def item_options(item: object, base: Options) -> Options:
             raise MarkerError(
                 f"@pytest.mark.leakcheck(ignore=...) needs a string or a list of strings: {exc}"
             ) from None
-    return options
+    return enabled, options
 
 
 @dataclass
@@ -199,8 +198,7 @@ class LeakcheckSession:
         marker_error: MarkerError | None = None
         if not self._in_child():
             try:
-                enabled = item_enabled(item)
-                options = item_options(item, self.settings.options)
+                enabled, options = item_settings(item, self.settings.options)
             except MarkerError as exc:
                 # Reported after setup has run: raising before the yield would
                 # skip other plugins' setup wrappers and break their teardown.
@@ -349,6 +347,3 @@ class LeakcheckSession:
         }
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2)
-
-
-__all__ += ["item_enabled", "parse_ignore"]

@@ -53,9 +53,6 @@ class Snapshot:
     )
     pid: int = field(default_factory=os.getpid)
 
-    def __contains__(self, obj: object) -> bool:
-        return obj in self.threads or obj in self.tasks
-
 
 def native_thread_ids() -> frozenset[int] | None:
     """OS thread ids of this process (Linux), or None where unavailable."""
@@ -87,11 +84,11 @@ def _pool_jobs(threads: list[threading.Thread]) -> dict[threading.Thread, object
     return jobs
 
 
-def _new_work(thread: threading.Thread, since: Snapshot) -> bool:
+def _new_work(thread: threading.Thread, since: Snapshot, frames: dict[int, Any]) -> bool:
     """Has a worker that existed at *since* taken (or been queued) a new job?"""
     if thread not in since.pool_jobs:
         return False
-    state = worker_state(sys._current_frames().get(thread.ident or -1))
+    state = worker_state(frames.get(thread.ident or -1))
     if state is None:
         return False
     return state.queued or (state.job is not None and state.job is not since.pool_jobs[thread])
@@ -136,7 +133,6 @@ class Scan:
     """Stragglers found by one look: the live ones and the already-dead reaped."""
 
     leaks: list[Leak]
-    exempt: list[tuple[Leak, str]]
     can_progress: bool  # would waiting help? (a thread, or a task on a running loop)
 
 
@@ -183,12 +179,14 @@ def scan(
         if since is not None and t in since.threads:
             # An old pool worker on a new job: the job, not the thread, is
             # new, so its start site (another test's) says nothing here.
-            if _new_work(t, since):
-                new_threads.append((t, None))
+            if t in since.pool_jobs:
+                frames = sys._current_frames() if frames is None else frames
+                if _new_work(t, since, frames):
+                    new_threads.append((t, None))
         elif _attributable(origins_t.get(t), owner, exact):
             new_threads.append((t, origins_t.get(t)))
     if new_threads:
-        frames = sys._current_frames()
+        frames = sys._current_frames() if frames is None else frames
         found.extend(describe_thread(t, origin, frames) for t, origin in new_threads)
 
     me = _current_task()
@@ -211,20 +209,13 @@ def scan(
     if since is not None:
         found.extend(_unlisted_threads(since, options, frames))
 
-    leaks: list[Leak] = []
-    exempt: list[tuple[Leak, str]] = []
-    for leak in found:
-        reason = _exemption(leak, options)
-        if reason is None:
-            leaks.append(leak)
-        else:
-            exempt.append((leak, reason))
+    leaks = [leak for leak in found if _exemption(leak, options) is None]
     can_progress = any(
         leak.kind in ("thread", "python thread", "native thread")
         or (leak.kind == "task" and leak.note is None)
         for leak in leaks
     )
-    return Scan(leaks, exempt, can_progress)
+    return Scan(leaks, can_progress)
 
 
 def _loop_thread_origin(task: Any) -> Origin | None:

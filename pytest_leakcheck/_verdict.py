@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator
+from dataclasses import replace
 
 import anyio
 
@@ -30,8 +31,6 @@ __all__ = ["backoff", "find_leaks", "find_leaks_async"]
 def _options(options: Options | None, timeout: float | None) -> Options:
     opts = options if options is not None else Options()
     if timeout is not None:
-        from dataclasses import replace
-
         opts = replace(opts, timeout=timeout)
     return opts
 

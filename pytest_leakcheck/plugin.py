@@ -16,7 +16,7 @@ from . import _xdist
 from ._api import LeakChecker
 from ._instrument import TRACKER
 from ._options import DEFAULT_TIMEOUT, Options, parse_ignore
-from ._session import LeakcheckSession, Settings, item_options
+from ._session import LeakcheckSession, Settings, item_settings
 
 __all__ = ["leakcheck"]
 
@@ -154,7 +154,7 @@ def leakcheck(request: pytest.FixtureRequest) -> Iterator[LeakChecker]:
     """
     session = request.config.pluginmanager.get_plugin(LeakcheckSession.NAME)
     if session is not None:
-        options = item_options(request.node, session.settings.options)
+        _, options = item_settings(request.node, session.settings.options)
     else:
         options = Options()
     yield LeakChecker(options=options, owner=TRACKER.owner)
