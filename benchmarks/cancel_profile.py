@@ -1,0 +1,218 @@
+"""Where the cancellation time goes: the socket floor, plain httpx, and the fetcher.
+
+Why: "httpcore's pool is quadratic" was a profile of one variant on a loaded
+machine. This script measures, side by side and against the same
+out-of-process server (``_http_server.py``; ``/hang`` never answers), the
+time from the cancel to the block's exit for
+
+* ``floor``: N raw anyio TCP streams, each with a task blocked in
+  ``receive()`` after sending ``GET /hang``, in one task group: what
+  delivering N cancellations and closing N sockets costs on this machine,
+  with no HTTP library at all;
+* ``plain``: N bare ``client.get`` tasks in a task group over one
+  ``httpx.AsyncClient`` (httpx's default pool);
+* ``given``: ``DataFetcher(client, max_concurrency=N)`` over such a client;
+* ``owned``: ``DataFetcher(None, max_concurrency=N)``, the fetcher's own client;
+
+and, with ``--profile``, runs cProfile from the cancel to the exit only and
+prints the functions that take the time.
+
+Run:  .venv/bin/python benchmarks/cancel_profile.py [--in-flight 100,1000]
+      [--backend asyncio|trio] [--variants floor,plain,given,owned] [--rounds 3]
+      [--profile] [--top 18]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http_server import BenchServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fetcher import DataFetcher
+
+VARIANTS = ("floor", "plain", "given", "owned")
+
+
+def raise_fd_limit(need: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards *need* (at most the hard limit); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return int(soft)
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(300.0),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+    )
+
+
+async def _wait_hanging(server: BenchServer, base: int, k: int, bound: float) -> float:
+    c = server.counters
+    deadline = time.monotonic() + bound
+    while c.hanging.value - base < k:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {c.hanging.value - base} of {k} in flight after {bound:g} s")
+        await anyio.sleep(0.005)
+    return time.monotonic()
+
+
+async def one_case(
+    server: BenchServer, variant: str, k: int, profile: cProfile.Profile | None, bound: float
+) -> tuple[float, float, float]:
+    """(cancel -> exit s, cancel -> server saw all closed s, set-up s)."""
+    c = server.counters
+    base = c.hanging.value
+    host, port = server.base.removeprefix("http://").split(":")
+    url = server.url("/hang")
+    t_setup = time.monotonic()
+    t0 = t1 = 0.0
+
+    async def cancel_now(scope: anyio.CancelScope) -> None:
+        nonlocal t0
+        t0 = await _wait_hanging(server, base, k, bound)
+        if profile is not None:
+            profile.enable()
+        scope.cancel()
+
+    async def raw(i: int) -> None:
+        stream = await anyio.connect_tcp(host, int(port))
+        async with stream:
+            await stream.send(b"GET /hang?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            await stream.receive()
+
+    client = _client() if variant in ("plain", "given") else None
+    try:
+        with anyio.CancelScope() as scope:
+            try:
+                if variant == "floor":
+                    async with anyio.create_task_group() as tg:
+                        for i in range(k):
+                            tg.start_soon(raw, i)
+                        await cancel_now(scope)
+                elif variant == "plain":
+                    assert client is not None
+                    async with anyio.create_task_group() as tg:
+                        for i in range(k):
+                            tg.start_soon(client.get, f"{url}?i={i}")
+                        await cancel_now(scope)
+                else:
+                    urls = [f"{url}?i={i}" for i in range(k)]
+                    fetcher = DataFetcher(client, max_concurrency=k, timeout=300)
+                    async with fetcher.fetch(urls) as results:
+                        await cancel_now(scope)
+                        async for _ in results:
+                            pass
+            finally:
+                t1 = time.monotonic()
+                if profile is not None:
+                    profile.disable()
+    finally:
+        if client is not None:
+            await client.aclose()
+    if not scope.cancelled_caught:
+        raise RuntimeError("the cancel did not end the block")
+    if not server.wait_closed(120):
+        raise RuntimeError(f"server still has {c.open.value} connections open")
+    return t1 - t0, c.last_zero.value - t0, t0 - t_setup
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--in-flight", default="100,1000")
+    p.add_argument("--backend", default="asyncio,trio")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--setup-bound", type=float, default=120.0, help="seconds to get N out")
+    p.add_argument("--profile", action="store_true", help="cProfile the cancel phase (1 run)")
+    p.add_argument("--top", type=int, default=18)
+    opts = p.parse_args(argv)
+    sizes = [int(x) for x in opts.in_flight.split(",")]
+    variants = opts.variants.split(",")
+    limit = raise_fd_limit(2 * max(sizes) + 256)
+    print(f"RLIMIT_NOFILE soft {limit}", file=sys.stderr)
+    rows: list[dict[str, Any]] = []
+    with BenchServer() as server:
+        for backend in opts.backend.split(","):
+            for k in sizes:
+                for variant in variants:
+                    samples: list[tuple[float, float, float]] = []
+                    runs = 1 if opts.profile else opts.rounds
+                    for _ in range(runs):
+                        server.wait_closed()
+                        prof = cProfile.Profile() if opts.profile else None
+                        try:
+                            got = anyio.run(
+                                one_case,
+                                server,
+                                variant,
+                                k,
+                                prof,
+                                opts.setup_bound,
+                                backend=backend,
+                            )
+                        except RuntimeError as exc:
+                            print(f"{backend} {variant} {k}: {exc}", file=sys.stderr)
+                            server.wait_closed(300)
+                            break
+                        samples.append(got)
+                        print(
+                            f"{backend:7} {variant:6} {k:6}: exit {got[0] * 1e3:9.2f} ms"
+                            f"  closed {got[1] * 1e3:9.2f} ms  set-up {got[2]:6.2f} s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        if prof is not None:
+                            out = io.StringIO()
+                            stats = pstats.Stats(prof, stream=out)
+                            stats.sort_stats("tottime").print_stats(opts.top)
+                            stats.sort_stats("cumulative").print_stats(opts.top)
+                            print(f"--- profile {backend} {variant} {k} ---")
+                            print(_trim(out.getvalue()))
+                    if samples:
+                        exits = [s[0] * 1e3 for s in samples]
+                        closed = [s[1] * 1e3 for s in samples]
+                        rows.append(
+                            {
+                                "backend": backend,
+                                "variant": variant,
+                                "in_flight": k,
+                                "exit_ms": statistics.median(exits),
+                                "closed_ms": statistics.median(closed),
+                            }
+                        )
+    print("| backend | variant | in flight | to exit (median) | per 100 | to server closed |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['backend']} | {r['variant']} | {r['in_flight']} | {r['exit_ms']:.2f} ms |"
+            f" {r['exit_ms'] / r['in_flight'] * 100:.3f} ms | {r['closed_ms']:.2f} ms |"
+        )
+    return 0
+
+
+def _trim(text: str) -> str:
+    """pstats output without its blank preamble, paths shortened to the package."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return "\n".join(ln.replace(str(Path(sys.prefix)), "<venv>") for ln in lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
