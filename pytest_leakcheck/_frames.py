@@ -8,6 +8,7 @@ more. Source lines are looked up only when a report is printed.
 
 from __future__ import annotations
 
+import importlib
 import linecache
 import os
 import sys
@@ -73,40 +74,82 @@ def _record(frame: FrameType) -> FrameRecord:
     )
 
 
-#: Records already built, by (id of code, line, module name) -> (code, record).
-#: Captures share most of their frames (the test runner's, the library's), so
-#: a capture mostly re-uses records: about half the cost of building each one.
-#: The entry holds its code object, so the id in its key cannot be reused
-#: while the entry exists. Bounded: cleared when it reaches _RECORDS_MAX.
-_RECORDS: dict[tuple[int, int | None, object], tuple[Any, FrameRecord]] = {}
+#: Records already built, by (id of code, instruction offset, module name)
+#: -> (code, record). Captures share most of their frames (the test runner's,
+#: the library's), so a capture mostly re-uses records, and keying on the
+#: instruction offset (a field) rather than the line (decoded from the line
+#: table on every access) makes a cache hit cheap. The entry holds its code
+#: object, so the id in its key cannot be reused while the entry exists.
+#: Bounded: cleared when it reaches _RECORDS_MAX.
+_RECORDS: dict[tuple[int, int, object], tuple[Any, FrameRecord]] = {}
 _RECORDS_MAX = 50_000
 
 
-def frame_stack(frame: FrameType | None, limit: int = CAPTURE_LIMIT) -> tuple[FrameRecord, ...]:
-    """The stack ending at *frame*, outermost first (traceback order)."""
+def _runner_entry_code() -> object:
+    """The code object where a test runner hands over to the code it runs.
+
+    Everything outside pluggy's hook call loop is the runner's own machinery
+    (reports hide it anyway), so a capture stops there: under pytest that is
+    most of a stack, ~40 of ~50 frames.
+    """
+    for module in ("pluggy._callers", "pluggy._execution"):
+        try:
+            multicall = getattr(importlib.import_module(module), "_multicall", None)
+        except ImportError:
+            continue
+        code = getattr(multicall, "__code__", None)
+        if code is not None:
+            return code
+    return None  # not under pluggy: walk up to the limit
+
+
+_UNSET = object()
+_RUNNER_ENTRY: object = _UNSET
+
+
+def frame_stack(
+    frame: FrameType | None, limit: int = CAPTURE_LIMIT, stop_at_runner: bool = False
+) -> tuple[FrameRecord, ...]:
+    """The stack ending at *frame*, outermost first (traceback order).
+
+    *stop_at_runner*: end at the innermost test-runner entry frame (kept, so
+    a report can still say that runner frames were left out).
+    """
+    global _RUNNER_ENTRY
+    stop = None
+    if stop_at_runner:
+        if _RUNNER_ENTRY is _UNSET:
+            _RUNNER_ENTRY = _runner_entry_code()
+        stop = _RUNNER_ENTRY
     records: list[FrameRecord] = []
     append, cached = records.append, _RECORDS.get
     try:
         while frame is not None and len(records) < limit:
-            key = (id(frame.f_code), frame.f_lineno, frame.f_globals.get("__name__"))
+            code = frame.f_code
+            key = (id(code), frame.f_lasti, frame.f_globals.get("__name__"))
             entry = cached(key)
             if entry is None:
                 if len(_RECORDS) >= _RECORDS_MAX:
                     _RECORDS.clear()
-                entry = _RECORDS[key] = (frame.f_code, _record(frame))
+                entry = _RECORDS[key] = (code, _record(frame))
             append(entry[1])
+            if code is stop:  # identity: hashing a code object is not cheap
+                break
             frame = frame.f_back
     except TypeError:  # an unhashable module name: build the rest uncached
         while frame is not None and len(records) < limit:
             append(_record(frame))
+            if frame.f_code is stop:
+                break
             frame = frame.f_back
     records.reverse()
     return tuple(records)
 
 
 def capture_stack(skip: int = 0) -> tuple[FrameRecord, ...]:
-    """The caller's stack, minus *skip* frames of instrumentation."""
-    return frame_stack(sys._getframe(skip + 1))
+    """The caller's stack, minus *skip* frames of instrumentation, up to the
+    test runner's entry: where a thread or task was started, for a person."""
+    return frame_stack(sys._getframe(skip + 1), stop_at_runner=True)
 
 
 def _next_awaitable(obj: Any) -> Any:

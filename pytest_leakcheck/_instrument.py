@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._frames import FrameRecord, await_chain, capture_stack, waiting_on
+from ._pools import infrastructure_reason
 
 __all__ = ["TRACKER", "Origin", "Owner", "ReapedTask", "Tracker", "install", "uninstall"]
 
@@ -163,11 +164,14 @@ class Tracker:
         with self._lock:
             for task in pending:
                 try:
+                    coroutine = coroutine_name(task.get_coro())
+                    if infrastructure_reason("reaped task", "", coroutine, ()) is not None:
+                        continue  # a test runner's own task: not worth a description
                     reaped = ReapedTask(
                         seq=self.reap_seq + 1,
                         task_ref=weakref.ref(task),
                         name=task.get_name(),
-                        coroutine=coroutine_name(task.get_coro()),
+                        coroutine=coroutine,
                         stack=await_chain(task.get_coro()),
                         waiting_on=waiting_on(task),
                         origin=self.task_origins.get(task),
@@ -268,7 +272,8 @@ class Tracker:
         def create_task(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> Any:
             task = original_create_task(loop, *args, **kwargs)
             try:
-                tracker.loops.add(loop)
+                if loop not in tracker.loops:  # a membership test allocates nothing
+                    tracker.loops.add(loop)
                 tracker.task_origins[task] = tracker.current_origin(skip=1)
             except Exception:  # bookkeeping must never break task creation
                 pass

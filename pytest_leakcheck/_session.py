@@ -13,8 +13,7 @@ import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -93,19 +92,43 @@ def item_settings(item: object, base: Options) -> tuple[bool, Options]:
     return enabled, options
 
 
-@dataclass
+@dataclass(slots=True)
 class _TestState:
     """What one test's check needs between its setup and its teardown report."""
 
     owner: Owner
     options: Options
-    before: Snapshot | None  # dropped after the verdict: see _verdict
+    before: Snapshot | None  # dropped after the verdict
     leaks: list[Leak] = field(default_factory=list)
     fixture_leaks: list[tuple[Owner, list[Leak]]] = field(default_factory=list)
     report: str = ""
 
 
 _STATE = pytest.StashKey[_TestState]()
+
+
+class _Guard:
+    """Turns our own crash into one LeakcheckInternalWarning (a class, not a
+    generator-based context manager: it is entered twice per test)."""
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+        if not isinstance(exc, Exception) or isinstance(exc, (LeakWarning, pytest.fail.Exception)):
+            return False  # no error, or one that is not ours to swallow
+        warnings.warn(
+            LeakcheckInternalWarning(
+                f"pytest-leakcheck failed while checking {self.where}: {type(exc).__name__}: {exc}"
+            ),
+            stacklevel=1,
+        )
+        return True
 
 
 class LeakcheckSession:
@@ -138,20 +161,9 @@ class LeakcheckSession:
         """A test forked: the child must not check or report anything."""
         return os.getpid() != self._pid
 
-    @contextmanager
-    def _guard(self, where: str) -> Iterator[None]:
+    def _guard(self, where: str) -> _Guard:
         """Our own failure is one warning naming us; the test's verdict stands."""
-        try:
-            yield
-        except (LeakWarning, pytest.fail.Exception, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            warnings.warn(
-                LeakcheckInternalWarning(
-                    f"pytest-leakcheck failed while checking {where}: {type(exc).__name__}: {exc}"
-                ),
-                stacklevel=1,
-            )
+        return _Guard(where)
 
     # -- session ----------------------------------------------------------------
 
@@ -210,15 +222,13 @@ class LeakcheckSession:
                     item.stash[_STATE] = state
                     TRACKER.push_owner(owner)
         TRACKER.phase = "setup"
-        result = yield
+        try:
+            result = yield
+        finally:
+            TRACKER.phase = "call"  # what starts next is the test's call (one hook fewer)
         if marker_error is not None:
             pytest.fail(str(marker_error), pytrace=False)
         return result
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        TRACKER.phase = "call"
-        return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(
@@ -241,10 +251,7 @@ class LeakcheckSession:
         with self._guard(item.nodeid):
             self.checked += 1
             state.leaks = find_leaks(state.before, options=state.options, owner=state.owner)
-            # The stash keeps every test's state to the end of the session; its
-            # snapshot (weak sets, dicts) is not needed past this point, and
-            # 2,000 of them kept alive cost the garbage collector ~100 µs a test.
-            state.before = None
+            state.before = None  # not needed past this point: free it now
             parts = []
             if state.leaks:
                 parts.append(format_leaks(state.leaks, who="this test"))
@@ -268,10 +275,16 @@ class LeakcheckSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if call.when != "teardown" or self.settings.mode != "fail":
+        if call.when != "teardown":
             return report
         state = item.stash.get(_STATE, None)
-        if state is None or not state.report:
+        if state is None:
+            return report
+        # The teardown report is the state's last reader. pytest keeps every
+        # item (and its stash) to the end of the session: 2,000 states left
+        # there made each full garbage collection walk 8,000 more objects.
+        del item.stash[_STATE]
+        if self.settings.mode != "fail" or not state.report:
             return report
         if report.passed:
             report.outcome = "failed"

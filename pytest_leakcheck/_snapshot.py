@@ -38,20 +38,48 @@ __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
 _PROC_TASKS = "/proc/self/task"
 
 
+#: id(object) -> weak reference: membership is "same id and the reference
+#: still points at it", so a recycled id is never mistaken for an old object.
+#: Plain dicts of plain (shared, callback-free) references: a WeakSet would
+#: build a callback reference per member and leave the garbage collector
+#: more to walk, on every test.
+Refs = dict[int, "weakref.ref[Any]"]
+
+
+def _refs(objects: Iterable[Any]) -> Refs:
+    return {id(obj): weakref.ref(obj) for obj in objects}
+
+
+def _holds(refs: Refs, obj: object) -> bool:
+    ref = refs.get(id(obj))
+    return ref is not None and ref() is obj
+
+
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     """What was alive at one instant (weakly held)."""
 
-    threads: weakref.WeakSet[threading.Thread]
-    tasks: weakref.WeakSet[Any]
+    threads: Refs
+    tasks: Refs
     python_idents: frozenset[int]
     native_tids: frozenset[int] | None
     reap_seq: int
-    #: pool workers and the job each was on (None: between jobs)
-    pool_jobs: weakref.WeakKeyDictionary[threading.Thread, object] = field(
-        default_factory=weakref.WeakKeyDictionary
-    )
+    #: pool workers: id(thread) -> (the thread, the job it was on; None: between jobs)
+    pool_jobs: dict[int, tuple[weakref.ref[threading.Thread], object]] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
+
+    def had_thread(self, thread: threading.Thread) -> bool:
+        return _holds(self.threads, thread)
+
+    def had_task(self, task: object) -> bool:
+        return _holds(self.tasks, task)
+
+    def job_of(self, thread: threading.Thread) -> tuple[bool, object]:
+        """(was *thread* a pool worker then, the job it was on)."""
+        entry = self.pool_jobs.get(id(thread))
+        if entry is None or entry[0]() is not thread:
+            return False, None
+        return True, entry[1]
 
 
 def native_thread_ids() -> frozenset[int] | None:
@@ -62,6 +90,27 @@ def native_thread_ids() -> frozenset[int] | None:
         return None
 
 
+def _os_threads(frames: dict[int, Any], threads: list[threading.Thread]) -> frozenset[int] | None:
+    """:func:`native_thread_ids`, without listing ``/proc`` in the common case.
+
+    The link count of ``/proc/self/task`` is 2 + the number of OS threads (one
+    ``stat``, a third of a listing). Every thread with a Python frame is a live
+    OS thread, so when the counts match and the threads with frames are
+    exactly the ones ``threading`` lists, there is no other OS thread and
+    their native ids are the whole answer. Anything else (a C thread, a
+    ``_thread`` thread, one starting or exiting) gets the real listing.
+    """
+    try:
+        count = os.stat(_PROC_TASKS).st_nlink - 2
+    except OSError:
+        return None
+    if count == len(frames) == len(threads) and all(t.ident in frames for t in threads):
+        ids = frozenset(t.native_id for t in threads)
+        if None not in ids:
+            return ids  # type: ignore[return-value]
+    return native_thread_ids()
+
+
 def _native_name(tid: int) -> str:
     try:
         with open(f"{_PROC_TASKS}/{tid}/comm", encoding="utf-8", errors="replace") as fh:
@@ -70,28 +119,30 @@ def _native_name(tid: int) -> str:
         return "?"
 
 
-def _pool_jobs(threads: list[threading.Thread]) -> dict[threading.Thread, object]:
+def _pool_jobs(
+    threads: list[threading.Thread], frames: dict[int, Any]
+) -> dict[int, tuple[weakref.ref[threading.Thread], object]]:
     """Each pool worker's current job: if it is on another one later, that is new."""
-    candidates = [t for t in threads if t.ident is not None and is_pool_worker(thread_target(t))]
-    if not candidates:
-        return {}
-    frames = sys._current_frames()
-    jobs: dict[threading.Thread, object] = {}
-    for thread in candidates:
-        state = worker_state(frames.get(thread.ident or -1))
+    main = threading.main_thread()
+    jobs: dict[int, tuple[weakref.ref[threading.Thread], object]] = {}
+    for thread in threads:
+        if thread is main or thread.ident is None or not is_pool_worker(thread_target(thread)):
+            continue
+        state = worker_state(frames.get(thread.ident))
         if state is not None:
-            jobs[thread] = state.job
+            jobs[id(thread)] = (weakref.ref(thread), state.job)
     return jobs
 
 
 def _new_work(thread: threading.Thread, since: Snapshot, frames: dict[int, Any]) -> bool:
     """Has a worker that existed at *since* taken (or been queued) a new job?"""
-    if thread not in since.pool_jobs:
+    was_worker, old_job = since.job_of(thread)
+    if not was_worker:
         return False
     state = worker_state(frames.get(thread.ident or -1))
     if state is None:
         return False
-    return state.queued or (state.job is not None and state.job is not since.pool_jobs[thread])
+    return state.queued or (state.job is not None and state.job is not old_job)
 
 
 def snapshot(*, native: bool = True) -> Snapshot:
@@ -103,12 +154,13 @@ def snapshot(*, native: bool = True) -> Snapshot:
     """
     TRACKER.ensure_installed()
     threads = threading.enumerate()
+    frames = sys._current_frames()
     return Snapshot(
-        threads=weakref.WeakSet(threads),
-        pool_jobs=weakref.WeakKeyDictionary(_pool_jobs(threads)),
-        tasks=weakref.WeakSet([*TRACKER.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
-        python_idents=frozenset(sys._current_frames()),
-        native_tids=native_thread_ids() if native else None,
+        threads=_refs(threads),
+        pool_jobs=_pool_jobs(threads, frames),
+        tasks=_refs([*TRACKER.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
+        python_idents=frozenset(frames),
+        native_tids=_os_threads(frames, threads) if native else None,
         reap_seq=TRACKER.reap_seq,
     )
 
@@ -176,10 +228,10 @@ def scan(
     for t in threading.enumerate():
         if t is current or not t.is_alive():
             continue
-        if since is not None and t in since.threads:
+        if since is not None and since.had_thread(t):
             # An old pool worker on a new job: the job, not the thread, is
             # new, so its start site (another test's) says nothing here.
-            if t in since.pool_jobs:
+            if since.pool_jobs:
                 frames = sys._current_frames() if frames is None else frames
                 if _new_work(t, since, frames):
                     new_threads.append((t, None))
@@ -191,7 +243,7 @@ def scan(
 
     me = _current_task()
     for task in TRACKER.pending_tasks():
-        if task is me or (since is not None and task in since.tasks):
+        if task is me or (since is not None and since.had_task(task)):
             continue
         origin = origins_k.get(task) or _loop_thread_origin(task)
         if not _attributable(origin, owner, exact):
@@ -200,7 +252,7 @@ def scan(
 
     for task in _trio.live_tasks():
         origin = _trio.origin(task)
-        if (since is None or task not in since.tasks) and _attributable(origin, owner, exact):
+        if (since is None or not since.had_task(task)) and _attributable(origin, owner, exact):
             found.append(_trio.describe(task, origin))
 
     if include_reaped:
@@ -246,7 +298,7 @@ def _reaped(since: Snapshot | None, owner: Owner | None, exact: bool) -> Iterabl
         if not _attributable(reaped.origin, owner, exact):
             continue
         task = reaped.task_ref()
-        if since is not None and task is not None and task in since.tasks:
+        if since is not None and task is not None and since.had_task(task):
             continue  # pending before the check began: not this check's leak
         yield describe_reaped(reaped)
 
@@ -264,7 +316,7 @@ def _unlisted_now(
     unmanaged = [i for i in frames if i not in listed and i not in since.python_idents]
     native: list[int] = []
     if check_native and since.native_tids is not None:
-        now = native_thread_ids()
+        now = _os_threads(frames, threads)
         if now is not None:
             known = {t.native_id for t in threads}
             native = sorted(now - since.native_tids - known)

@@ -250,3 +250,43 @@ def test_thread_from_start_new_thread_is_reported(run_leakcheck):
         ["*python thread '<no threading.Thread, ident *>'*", "*_thread.start_new_thread*"]
     )
     assert "native thread" not in result.stdout.str()
+
+
+NATIVE_THREADS = """
+    import ctypes, sys
+
+    # A thread no Python API knows of: pthread_create running libc's sleep()
+    # (its argument register holds the seconds), as a C extension's would.
+    libc = ctypes.CDLL(None)
+    libc.pthread_create.argtypes = [ctypes.c_void_p] * 4
+
+    def start_native_thread():
+        handle = ctypes.c_ulong()
+        sleep = ctypes.cast(libc.sleep, ctypes.c_void_p)
+        assert libc.pthread_create(ctypes.byref(handle), None, sleep, 3600) == 0
+
+    start_native_thread()  # before any test: not a test's leak
+
+    def test_clean():
+        pass
+
+    def test_starts_a_c_thread():
+        start_native_thread()
+
+    def test_clean_after():
+        pass
+"""
+
+
+def test_c_thread_is_reported_and_only_against_the_test_that_started_it(run_leakcheck):
+    result = run_leakcheck(NATIVE_THREADS)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_starts_a_c_thread*",
+            "leakcheck: this test left 1 native thread behind",
+            "*native thread*",
+        ]
+    )
+    errors = [line for line in result.stdout.lines if line.startswith("ERROR ")]
+    assert len(errors) == 1 and "test_starts_a_c_thread" in errors[0], errors
