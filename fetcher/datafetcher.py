@@ -100,6 +100,13 @@ own ``httpx.AsyncClient`` for the block (following redirects, re-checking the
 scheme of every hop) and closes it on exit; a given client is used for every
 request and left open. Keep ``max_concurrency`` at or below a given client's
 ``max_connections``, or requests queue in its pool.
+
+The own client's transport is :class:`fetcher.transport.FetcherTransport`: a
+connection per request and an idle stack per origin, instead of httpx's
+shared pool, whose bookkeeping in httpcore 1.0.9 costs O(requests in flight)
+per request and per cancellation. Since the workers already bound
+concurrency, no request ever has to wait for a connection, and cancelling N
+fetches costs N times one. A given client keeps its own pool (and its cost).
 """
 
 from __future__ import annotations
@@ -117,6 +124,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .fetch_one import CLOSE_GRACE, fetch_one
 from .limits import DEFAULT_ALLOWED_SCHEMES, DEFAULT_MAX_BODY_SIZE, DEFAULT_TIMEOUT, Limits
 from .result import Result
+from .transport import FetcherTransport
 from .urls import UrlSource, prepare_urls
 
 __all__ = ["DataFetcher"]
@@ -244,9 +252,12 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
         return httpx.AsyncClient(
             follow_redirects=True,
             timeout=httpx.Timeout(limits.timeout),
-            # The workers bound concurrency; a pool limit below it would only
-            # make requests queue (and hit pool timeouts) inside httpx.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+            # The workers bound concurrency, so requests never need to queue
+            # for a connection: a connection per request, no shared pool (whose
+            # bookkeeping is O(in-flight) per request and per cancellation in
+            # httpcore 1.0.9; see fetcher.transport). At most one idle
+            # connection per worker is kept alive.
+            transport=FetcherTransport(max_keepalive=self._workers),
             event_hooks={"request": [check_hop]},
         )
 
