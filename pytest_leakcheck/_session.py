@@ -22,8 +22,9 @@ import pytest
 from ._instrument import TRACKER, Owner
 from ._leaks import Leak
 from ._options import Options
+from ._os_threads import native_thread_ids
 from ._report import format_leaks, summarize_kinds
-from ._snapshot import Snapshot, native_thread_ids, snapshot
+from ._snapshot import Snapshot, snapshot
 from ._verdict import find_leaks
 from ._warnings import LeakcheckInternalWarning, LeakWarning
 

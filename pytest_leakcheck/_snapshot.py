@@ -31,12 +31,10 @@ from ._leaks import (
     thread_target,
 )
 from ._options import Options, backoff
+from ._os_threads import native_name, os_thread_ids
 from ._pools import infrastructure_reason, is_pool_worker, parked_pool, worker_state
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
-
-_PROC_TASKS = "/proc/self/task"
-
 
 #: id(object) -> weak reference: membership is "same id and the reference
 #: still points at it", so a recycled id is never mistaken for an old object.
@@ -82,41 +80,16 @@ class Snapshot:
         return True, entry[1]
 
 
-def native_thread_ids() -> frozenset[int] | None:
-    """OS thread ids of this process (Linux), or None where unavailable."""
-    try:
-        return frozenset(int(name) for name in os.listdir(_PROC_TASKS))
-    except (OSError, ValueError):
-        return None
+#: thread -> could it be a pool worker (what a thread runs never changes; a
+#: long-lived thread, such as a plugin's server, is asked about on every test)
+_POOL_CANDIDATES: weakref.WeakKeyDictionary[threading.Thread, bool] = weakref.WeakKeyDictionary()
 
 
-def _os_threads(frames: dict[int, Any], threads: list[threading.Thread]) -> frozenset[int] | None:
-    """:func:`native_thread_ids`, without listing ``/proc`` in the common case.
-
-    The link count of ``/proc/self/task`` is 2 + the number of OS threads (one
-    ``stat``, a third of a listing). Every thread with a Python frame is a live
-    OS thread, so when the counts match and the threads with frames are
-    exactly the ones ``threading`` lists, there is no other OS thread and
-    their native ids are the whole answer. Anything else (a C thread, a
-    ``_thread`` thread, one starting or exiting) gets the real listing.
-    """
-    try:
-        count = os.stat(_PROC_TASKS).st_nlink - 2
-    except OSError:
-        return None
-    if count == len(frames) == len(threads) and all(t.ident in frames for t in threads):
-        ids = frozenset(t.native_id for t in threads)
-        if None not in ids:
-            return ids  # type: ignore[return-value]
-    return native_thread_ids()
-
-
-def _native_name(tid: int) -> str:
-    try:
-        with open(f"{_PROC_TASKS}/{tid}/comm", encoding="utf-8", errors="replace") as fh:
-            return fh.read().strip() or "?"
-    except OSError:
-        return "?"
+def _runs_pool_loop(thread: threading.Thread) -> bool:
+    answer = _POOL_CANDIDATES.get(thread)
+    if answer is None:
+        answer = _POOL_CANDIDATES[thread] = is_pool_worker(thread_target(thread))
+    return answer
 
 
 def _pool_jobs(
@@ -126,7 +99,7 @@ def _pool_jobs(
     main = threading.main_thread()
     jobs: dict[int, tuple[weakref.ref[threading.Thread], object]] = {}
     for thread in threads:
-        if thread is main or thread.ident is None or not is_pool_worker(thread_target(thread)):
+        if thread is main or thread.ident is None or not _runs_pool_loop(thread):
             continue
         state = worker_state(frames.get(thread.ident))
         if state is not None:
@@ -157,10 +130,10 @@ def snapshot(*, native: bool = True) -> Snapshot:
     frames = sys._current_frames()
     return Snapshot(
         threads=_refs(threads),
-        pool_jobs=_pool_jobs(threads, frames),
+        pool_jobs=_pool_jobs(threads, frames) if len(threads) > 1 else {},
         tasks=_refs([*TRACKER.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
         python_idents=frozenset(frames),
-        native_tids=_os_threads(frames, threads) if native else None,
+        native_tids=os_thread_ids(frames, threads) if native else None,
         reap_seq=TRACKER.reap_seq,
     )
 
@@ -220,25 +193,23 @@ def scan(
     exact = since is None
     origins_t = TRACKER.thread_origins
     origins_k = TRACKER.task_origins
-    frames: dict[int, Any] | None = None
+    frames = sys._current_frames()
+    threads = threading.enumerate()
     found: list[Leak] = []
 
     current = threading.current_thread()
     new_threads: list[tuple[threading.Thread, Origin | None]] = []
-    for t in threading.enumerate():
+    for t in threads:
         if t is current or not t.is_alive():
             continue
         if since is not None and since.had_thread(t):
             # An old pool worker on a new job: the job, not the thread, is
             # new, so its start site (another test's) says nothing here.
-            if since.pool_jobs:
-                frames = sys._current_frames() if frames is None else frames
-                if _new_work(t, since, frames):
-                    new_threads.append((t, None))
+            if since.pool_jobs and _new_work(t, since, frames):
+                new_threads.append((t, None))
         elif _attributable(origins_t.get(t), owner, exact):
             new_threads.append((t, origins_t.get(t)))
     if new_threads:
-        frames = sys._current_frames() if frames is None else frames
         found.extend(describe_thread(t, origin, frames) for t, origin in new_threads)
 
     me = _current_task()
@@ -255,12 +226,14 @@ def scan(
         if (since is None or not since.had_task(task)) and _attributable(origin, owner, exact):
             found.append(_trio.describe(task, origin))
 
-    if include_reaped:
+    if include_reaped and (since is None or TRACKER.reap_seq != since.reap_seq):
         found.extend(_reaped(since, owner, exact))
 
     if since is not None:
-        found.extend(_unlisted_threads(since, options, frames))
+        found.extend(_unlisted_threads(since, options, threads, frames))
 
+    if not found:
+        return Scan([], False)  # the common case, said without more work
     leaks = [leak for leak in found if _exemption(leak, options) is None]
     can_progress = any(
         leak.kind in ("thread", "python thread", "native thread")
@@ -308,15 +281,13 @@ _SETTLE = 0.05
 
 
 def _unlisted_now(
-    since: Snapshot, check_native: bool, frames: dict[int, Any] | None
+    since: Snapshot, check_native: bool, threads: list[threading.Thread], frames: dict[int, Any]
 ) -> tuple[list[int], list[int]]:
-    frames = sys._current_frames() if frames is None else frames
-    threads = threading.enumerate()
     listed = {t.ident for t in threads}
     unmanaged = [i for i in frames if i not in listed and i not in since.python_idents]
     native: list[int] = []
     if check_native and since.native_tids is not None:
-        now = _os_threads(frames, threads)
+        now = os_thread_ids(frames, threads)
         if now is not None:
             known = {t.native_id for t in threads}
             native = sorted(now - since.native_tids - known)
@@ -324,7 +295,7 @@ def _unlisted_now(
 
 
 def _unlisted_threads(
-    since: Snapshot, options: Options, frames: dict[int, Any] | None
+    since: Snapshot, options: Options, threads: list[threading.Thread], frames: dict[int, Any]
 ) -> list[Leak]:
     """Threads ``threading.enumerate()`` does not list: ``_thread`` and C threads.
 
@@ -333,12 +304,17 @@ def _unlisted_threads(
     here gets a short settle time of its own, even when the caller asked for
     no grace: a thread that is exiting is not a leak.
     """
-    unmanaged, native = _unlisted_now(since, options.check_native, frames)
+    unmanaged, native = _unlisted_now(since, options.check_native, threads, frames)
+    if not unmanaged and not native:
+        return []  # the common case: no schedule, no second look
     for delay in backoff(_SETTLE):
         if not unmanaged and not native:
             break
         time.sleep(delay)
-        unmanaged, native = _unlisted_now(since, options.check_native, None)
+        frames = sys._current_frames()
+        unmanaged, native = _unlisted_now(
+            since, options.check_native, threading.enumerate(), frames
+        )
     frames = sys._current_frames()
     leaks = [describe_unmanaged_thread(ident, frames) for ident in unmanaged if ident in frames]
     # A _thread thread is new in /proc too, and we cannot map its ident to its
@@ -346,7 +322,7 @@ def _unlisted_threads(
     # thread, and report only the excess as native.
     excess = len(native) - len(leaks)
     if excess > 0:
-        main_name = _native_name(os.getpid())
-        named = sorted(native, key=lambda tid: _native_name(tid) == main_name)
-        leaks.extend(describe_native_thread(tid, _native_name(tid)) for tid in named[:excess])
+        main_name = native_name(os.getpid())
+        named = sorted(native, key=lambda tid: native_name(tid) == main_name)
+        leaks.extend(describe_native_thread(tid, native_name(tid)) for tid in named[:excess])
     return leaks

@@ -23,7 +23,7 @@ import anyio
 from ._instrument import Owner
 from ._leaks import Leak
 from ._options import Options, backoff
-from ._snapshot import Snapshot, scan
+from ._snapshot import Scan, Snapshot, scan
 
 __all__ = ["backoff", "find_leaks", "find_leaks_async"]
 
@@ -35,12 +35,26 @@ def _options(options: Options | None, timeout: float | None) -> Options:
     return opts
 
 
-def _schedule(
-    since: Snapshot | None, options: Options, owner: Owner | None
-) -> Generator[float, None, list[Leak]]:
+def _plan(
+    since: Snapshot | None, options: Options | None, timeout: float | None, owner: Owner | None
+) -> list[Leak] | Generator[float, None, list[Leak]]:
+    """The verdict after one look, or the grace schedule when waiting may help.
+
+    A clean check (the common case) is one look: no generator, no sleep.
+    """
     if since is not None and since.pid != os.getpid():
         return []  # a forked child: its parent's threads are not its leaks
-    found = scan(since, options, owner)
+    opts = _options(options, timeout)
+    found = scan(since, opts, owner)
+    if not found.leaks or not found.can_progress:
+        return found.leaks
+    return _schedule(since, opts, owner, found)
+
+
+def _schedule(
+    since: Snapshot | None, options: Options, owner: Owner | None, found: Scan
+) -> Generator[float, None, list[Leak]]:
+    """The grace: look again after each sleep it yields, from the first look."""
     for delay in backoff(options.timeout):
         if not found.leaks or not found.can_progress:
             break
@@ -61,7 +75,9 @@ def find_leaks(
     ``timeout=0`` answers for this instant. *owner* restricts the verdict to
     what that owner started (the pytest plugin's blame rules).
     """
-    steps = _schedule(since, _options(options, timeout), owner)
+    steps = _plan(since, options, timeout, owner)
+    if isinstance(steps, list):
+        return steps
     try:
         while True:
             time.sleep(next(steps))
@@ -77,7 +93,9 @@ async def find_leaks_async(
     owner: Owner | None = None,
 ) -> list[Leak]:
     """:func:`find_leaks` for async code: the grace sleeps let the loop run."""
-    steps = _schedule(since, _options(options, timeout), owner)
+    steps = _plan(since, options, timeout, owner)
+    if isinstance(steps, list):
+        return steps
     try:
         while True:
             await anyio.sleep(next(steps))
