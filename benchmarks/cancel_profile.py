@@ -11,6 +11,8 @@ time from the cancel to the block's exit for
   with no HTTP library at all;
 * ``plain``: N bare ``client.get`` tasks in a task group over one
   ``httpx.AsyncClient`` (httpx's default pool);
+* ``plain-ft``: the same over a client with the fetcher's own transport
+  (``fetcher.transport.FetcherTransport``): httpx without httpcore's pool;
 * ``given``: ``DataFetcher(client, max_concurrency=N)`` over such a client;
 * ``owned``: ``DataFetcher(None, max_concurrency=N)``, the fetcher's own client;
 
@@ -34,7 +36,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import httpx
@@ -44,8 +46,19 @@ from _http_server import BenchServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
+from fetcher.transport import FetcherTransport
 
-VARIANTS = ("floor", "plain", "given", "owned")
+VARIANTS = ("floor", "plain", "plain-ft", "given", "owned")
+
+
+class Sample(NamedTuple):
+    """One cancel, in seconds."""
+
+    exit: float  # cancel -> the block's exit returned (client clock)
+    closed: float  # cancel -> the server process saw its last connection close
+    setup: float  # start -> all N requests hanging on the server
+    cpu: float  # user+sys of this process from the cancel to the exit
+    gc: float  # of the exit time, spent in the garbage collector
 
 
 class GcClock:
@@ -77,6 +90,7 @@ class GcClock:
 
 
 GC = GcClock()
+NO_GC = False
 
 
 def raise_fd_limit(need: int) -> int:
@@ -89,7 +103,9 @@ def raise_fd_limit(need: int) -> int:
     return int(soft)
 
 
-def _client() -> httpx.AsyncClient:
+def _client(own_transport: bool = False) -> httpx.AsyncClient:
+    if own_transport:
+        return httpx.AsyncClient(timeout=httpx.Timeout(300.0), transport=FetcherTransport())
     return httpx.AsyncClient(
         timeout=httpx.Timeout(300.0),
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
@@ -108,20 +124,28 @@ async def _wait_hanging(server: BenchServer, base: int, k: int, bound: float) ->
 
 async def one_case(
     server: BenchServer, variant: str, k: int, profile: cProfile.Profile | None, bound: float
-) -> tuple[float, float, float]:
-    """(cancel -> exit s, cancel -> server saw all closed s, set-up s)."""
+) -> Sample:
+    """Set up N hanging requests of *variant*, cancel them, time it (see Sample).
+
+    The CPU time (user+sys of this process) is what other tenants of a shared
+    machine disturb least; the wall times are the latency itself.
+    """
     c = server.counters
     base = c.hanging.value
     host, port = server.base.removeprefix("http://").split(":")
     url = server.url("/hang")
     t_setup = time.monotonic()
     t0 = t1 = 0.0
+    cpu = [0.0, 0.0]
 
     async def cancel_now(scope: anyio.CancelScope) -> None:
         nonlocal t0
         t0 = await _wait_hanging(server, base, k, bound)
+        cpu[0] = time.process_time()
         GC.reset()
         GC.armed = True
+        if NO_GC:
+            gc.disable()
         if profile is not None:
             profile.enable()
         scope.cancel()
@@ -132,7 +156,7 @@ async def one_case(
             await stream.send(b"GET /hang?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
             await stream.receive()
 
-    client = _client() if variant in ("plain", "given") else None
+    client = _client(variant == "plain-ft") if variant in ("plain", "plain-ft", "given") else None
     try:
         with anyio.CancelScope() as scope:
             try:
@@ -141,7 +165,7 @@ async def one_case(
                         for i in range(k):
                             tg.start_soon(raw, i)
                         await cancel_now(scope)
-                elif variant == "plain":
+                elif variant in ("plain", "plain-ft"):
                     assert client is not None
                     async with anyio.create_task_group() as tg:
                         for i in range(k):
@@ -156,7 +180,9 @@ async def one_case(
                             pass
             finally:
                 t1 = time.monotonic()
+                cpu[1] = time.process_time()
                 GC.armed = False
+                gc.enable()
                 if profile is not None:
                     profile.disable()
     finally:
@@ -166,7 +192,7 @@ async def one_case(
         raise RuntimeError("the cancel did not end the block")
     if not server.wait_closed(120):
         raise RuntimeError(f"server still has {c.open.value} connections open")
-    return t1 - t0, c.last_zero.value - t0, t0 - t_setup
+    return Sample(t1 - t0, c.last_zero.value - t0, t0 - t_setup, cpu[1] - cpu[0], GC.total)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setup-bound", type=float, default=120.0, help="seconds to get N out")
     p.add_argument("--profile", action="store_true", help="cProfile the cancel phase (1 run)")
     p.add_argument("--top", type=int, default=18)
+    p.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="diagnostic: hold the garbage collector off from the cancel to the exit",
+    )
     opts = p.parse_args(argv)
+    global NO_GC
+    NO_GC = opts.no_gc
     sizes = [int(x) for x in opts.in_flight.split(",")]
     variants = opts.variants.split(",")
     limit = raise_fd_limit(2 * max(sizes) + 256)
@@ -188,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in opts.backend.split(","):
             for k in sizes:
                 for variant in variants:
-                    samples: list[tuple[float, float, float]] = []
+                    samples: list[Sample] = []
                     runs = 1 if opts.profile else opts.rounds
                     for _ in range(runs):
                         server.wait_closed()
@@ -209,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                             break
                         samples.append(got)
                         print(
-                            f"{backend:7} {variant:6} {k:6}: exit {got[0] * 1e3:9.2f} ms"
+                            f"{backend:7} {variant:8} {k:6}: exit {got[0] * 1e3:9.2f} ms"
+                            f" (cpu {got[3] * 1e3:8.2f} ms)"
                             f"  closed {got[1] * 1e3:9.2f} ms  set-up {got[2]:6.2f} s"
-                            f"  gc {GC.total * 1e3:7.2f} ms {GC.collections}",
+                            f"  gc {got.gc * 1e3:7.2f} ms {GC.collections}",
                             file=sys.stderr,
                             flush=True,
                         )
@@ -231,15 +265,20 @@ def main(argv: list[str] | None = None) -> int:
                                 "variant": variant,
                                 "in_flight": k,
                                 "exit_ms": statistics.median(exits),
+                                "cpu_ms": statistics.median(s[3] * 1e3 for s in samples),
                                 "closed_ms": statistics.median(closed),
                             }
                         )
-    print("| backend | variant | in flight | to exit (median) | per 100 | to server closed |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| backend | variant | in flight | to exit (median) | per 100 | CPU in the phase |"
+        " to server closed |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['backend']} | {r['variant']} | {r['in_flight']} | {r['exit_ms']:.2f} ms |"
-            f" {r['exit_ms'] / r['in_flight'] * 100:.3f} ms | {r['closed_ms']:.2f} ms |"
+            f" {r['exit_ms'] / r['in_flight'] * 100:.3f} ms | {r['cpu_ms']:.2f} ms |"
+            f" {r['closed_ms']:.2f} ms |"
         )
     return 0
 

@@ -12,7 +12,11 @@ Why this shape:
   per-round ratios.
 * Cancellation latency is measured from the cancel to ``__aexit__``
   returning (client clock), and to the server process seeing its last
-  connection close (both sides read CLOCK_MONOTONIC).
+  connection close (both sides read CLOCK_MONOTONIC), for the fetcher with
+  its own client and with a given one, beside a plain task group of
+  ``client.get`` calls (httpx's pool, and httpx over the fetcher's transport)
+  and the floor of raw anyio sockets; with the CPU time and the garbage
+  collector's time of that phase (``cancel_profile.py`` has the cases).
 * Memory runs each size in a fresh subprocess, so peak RSS (``ru_maxrss``)
   is that run's own peak; live tasks are sampled every 2 ms. The URLs come
   from a lazy collection, so the input list is not what is measured.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -41,6 +46,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _http_server import BenchServer
+from cancel_profile import VARIANTS as CANCEL_ORDER
+from cancel_profile import Sample, one_case, raise_fd_limit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
@@ -206,96 +213,88 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
 # -- cancellation latency ------------------------------------------------------------
 
 
-async def _all_in_flight(server: BenchServer, base: int, k: int) -> float:
-    """Wait until the server holds *k* more unanswered requests; return that instant."""
-    c = server.counters
-    deadline = time.monotonic() + 300
-    while c.hanging.value - base < k:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {c.hanging.value - base} of {k} in flight")
-        await anyio.sleep(0.005)
-    return time.monotonic()
-
-
-async def _cancel_once(server: BenchServer, k: int, plain: bool) -> tuple[float, float, float]:
-    """K fetches hanging on the server; cancel; (to __aexit__, to server closed, setup) s.
-
-    *plain*: the same K requests as bare tasks in a task group over the same
-    client, cancelled the same way: what httpx itself costs, for comparison.
-    """
-    c = server.counters
-    base = c.hanging.value
-    t_setup = time.monotonic()
-    t0 = t1 = 0.0
-    urls = UrlRange(server.url("/hang"), k)
-    async with _client(None) as client:
-        with anyio.CancelScope() as scope:
-            try:
-                if plain:
-                    async with anyio.create_task_group() as tg:
-                        for u in urls:
-                            tg.start_soon(client.get, u)
-                        t0 = await _all_in_flight(server, base, k)
-                        scope.cancel()
-                else:
-                    fetch = DataFetcher(client, max_concurrency=k, timeout=300).fetch(urls)
-                    async with fetch as results:
-                        t0 = await _all_in_flight(server, base, k)
-                        scope.cancel()
-                        async for _ in results:
-                            pass
-            finally:
-                t1 = time.monotonic()
-        setup = t0 - t_setup
-    if not scope.cancelled_caught:
-        raise RuntimeError("the cancel did not end the block")
-    # The client is still open here but holds nothing: every request was cancelled.
-    if not server.wait_closed(120):
-        raise RuntimeError(f"server still has {c.open.value} connections open")
-    return t1 - t0, c.last_zero.value - t0, setup
+CANCEL_VARIANTS: dict[str, str] = {
+    "owned": "DataFetcher (own client)",
+    "given": "DataFetcher (given client)",
+    "plain": "task group (plain httpx)",
+    "plain-ft": "task group (httpx + FetcherTransport)",
+    "floor": "floor: raw anyio sockets",
+}
+"""cancel_profile's variant names and the names the tables and the plot show."""
 
 
 def cancel(
-    server: BenchServer, counts: list[int], rounds: int, with_plain: bool = True
+    server: BenchServer,
+    counts: list[int],
+    rounds: int,
+    variants: list[str],
+    setup_bound: float,
+    once_after: float = 60.0,
 ) -> list[dict[str, Any]]:
+    """K requests hanging on the server, cancelled; every variant in every round, rotating.
+
+    The cases themselves are ``cancel_profile.one_case``: the profiling
+    script and this benchmark measure exactly the same thing. A case whose
+    set-up took longer than *once_after* seconds (httpcore's pool at 10,000)
+    is not repeated at that size: its row says how many runs it has.
+    """
     rows: list[dict[str, Any]] = []
-    cases = [(b, plain) for b in BACKENDS for plain in ((False, True) if with_plain else (False,))]
+    cases = [(b, v) for b in BACKENDS for v in variants]
     for k in counts:
-        samples: dict[tuple[str, bool], list[tuple[float, float, float]]] = {c: [] for c in cases}
-        for r in range(rounds if k < 10_000 else max(1, rounds - 2)):
-            for backend, plain in cases[r % len(cases) :] + cases[: r % len(cases)]:
-                server.wait_closed()
-                try:
-                    got = anyio.run(_cancel_once, server, k, plain, backend=backend)
-                except RuntimeError as exc:  # e.g. httpx could not get K requests out
-                    print(f"  cancel k={k} {backend}: not measured: {exc}", file=sys.stderr)
-                    server.wait_closed(300)
+        samples: dict[tuple[str, str], list[Sample]] = {c: [] for c in cases}
+        failed: set[tuple[str, str]] = set()  # not measured, or measured once and slow
+        for r in range(rounds):
+            for backend, variant in cases[r % len(cases) :] + cases[: r % len(cases)]:
+                if (backend, variant) in failed:
                     continue
-                samples[backend, plain].append(got)
-                exit_ms, closed_ms, setup = (x * 1e3 for x in got)
+                server.wait_closed()
+                gc.collect()  # each case starts from the same heap, not the last case's garbage
+                try:
+                    got = anyio.run(
+                        one_case, server, variant, k, None, setup_bound, backend=backend
+                    )
+                except RuntimeError as exc:  # e.g. httpx could not get K requests out in time
+                    print(
+                        f"  cancel k={k} {backend} {variant}: not measured: {exc}", file=sys.stderr
+                    )
+                    failed.add((backend, variant))
+                    if not server.wait_closed(600):
+                        raise
+                    continue
+                samples[backend, variant].append(got)
+                if got.setup > once_after:
+                    failed.add((backend, variant))
                 print(
-                    f"  cancel k={k} {backend} {'plain' if plain else 'fetcher'}: aexit "
-                    f"{exit_ms:.2f} ms, server closed {closed_ms:.2f} ms (set-up {setup:.0f} ms)",
+                    f"  cancel k={k} {backend} {variant}: aexit {got.exit * 1e3:.2f} ms"
+                    f" (CPU {got.cpu * 1e3:.2f}, GC {got.gc * 1e3:.2f}), server closed"
+                    f" {got.closed * 1e3:.2f} ms (set-up {got.setup:.1f} s)",
                     file=sys.stderr,
                     flush=True,
                 )
-        for backend, plain in cases:
-            if not samples[backend, plain]:
-                continue
-            exits = [s[0] * 1e3 for s in samples[backend, plain]]
-            closes = [s[1] * 1e3 for s in samples[backend, plain]]
-            rows.append(
-                {
-                    "backend": backend,
-                    "variant": "task group (plain httpx)" if plain else "DataFetcher",
-                    "in_flight": k,
-                    "aexit_ms": statistics.median(exits),
-                    "server_closed_ms": statistics.median(closes),
-                    "aexit_ms_per_100": statistics.median(exits) / k * 100,
-                    "samples_aexit_ms": exits,
-                    "samples_closed_ms": closes,
+        for backend, variant in cases:
+            got_all = samples[backend, variant]
+            row: dict[str, Any] = {
+                "backend": backend,
+                "variant": CANCEL_VARIANTS[variant],
+                "in_flight": k,
+                "runs": len(got_all),
+            }
+            if got_all:
+                exit_ms = statistics.median(s.exit * 1e3 for s in got_all)
+                row |= {
+                    "aexit_ms": exit_ms,
+                    "aexit_ms_per_100": exit_ms / k * 100,
+                    "server_closed_ms": statistics.median(s.closed * 1e3 for s in got_all),
+                    "cpu_ms": statistics.median(s.cpu * 1e3 for s in got_all),
+                    "gc_ms": statistics.median(s.gc * 1e3 for s in got_all),
+                    "setup_s": statistics.median(s.setup for s in got_all),
+                    "samples_aexit_ms": [s.exit * 1e3 for s in got_all],
+                    "samples_closed_ms": [s.closed * 1e3 for s in got_all],
+                    "samples_gc_ms": [s.gc * 1e3 for s in got_all],
                 }
-            )
+            else:
+                row["not_measured"] = f"set-up of {k} requests did not finish in {setup_bound:g} s"
+            rows.append(row)
     return rows
 
 
@@ -428,22 +427,26 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
             )
     if "cancel" in results:
         print(
-            "\ncancellation latency (median): cancel -> __aexit__ returns; -> server sees all "
-            "closed"
+            "\ncancellation latency (median): cancel -> the block's exit returns (CPU and GC: of"
+            " this process, in that phase); -> server sees all closed"
         )
         print(
-            "| backend | variant                  | in flight | to __aexit__ |"
-            " per 100 in flight | to server closed |"
+            "| backend | variant                               | in flight | to __aexit__ |"
+            " per 100 in flight |       CPU |        GC | to server closed | set-up |"
         )
         print(
-            "|---------|--------------------------|-----------|--------------|"
-            "-------------------|------------------|"
+            "|---------|---------------------------------------|-----------|--------------|"
+            "-------------------|-----------|-----------|------------------|--------|"
         )
         for r in results["cancel"]:
+            head = f"| {r['backend']:<7} | {r['variant']:<37} | {r['in_flight']:>9} |"
+            if "aexit_ms" not in r:
+                print(f"{head} not measured: {r['not_measured']} |")
+                continue
             print(
-                f"| {r['backend']:<7} | {r['variant']:<24} | {r['in_flight']:>9} |"
-                f" {r['aexit_ms']:>9.2f} ms |"
-                f" {r['aexit_ms_per_100']:>14.3f} ms | {r['server_closed_ms']:>13.2f} ms |"
+                f"{head} {r['aexit_ms']:>9.1f} ms | {r['aexit_ms_per_100']:>14.2f} ms |"
+                f" {r['cpu_ms']:>6.0f} ms | {r['gc_ms']:>6.0f} ms |"
+                f" {r['server_closed_ms']:>13.1f} ms | {r['setup_s']:>5.1f}s |"
             )
     if "memory" in results:
         rows = results["memory"]
@@ -493,13 +496,23 @@ def main(argv: list[str] | None = None) -> int:
         "--backend", choices=BACKENDS, default=None, help="only this backend (default both)"
     )
     parser.add_argument(
-        "--no-plain", action="store_true", help="cancellation: the fetcher only, no baseline"
+        "--variants",
+        default=",".join(CANCEL_ORDER),
+        help="cancellation variants (default all): owned = DataFetcher(None), given ="
+        " DataFetcher over an httpx.AsyncClient, plain = bare client.get tasks, plain-ft = the"
+        " same over FetcherTransport, floor = raw anyio sockets",
     )
     parser.add_argument(
         "--in-flight",
         default=None,
-        help="cancellation sizes (default 100,1000,3000; quick 100,1000); 10000 needs "
-        "httpx to put 10,000 requests on the wire, which httpcore 1.0.9 could not do here",
+        help="cancellation sizes (default 100,1000,10000; quick 100,1000)",
+    )
+    parser.add_argument(
+        "--setup-bound",
+        type=float,
+        default=180.0,
+        help="cancellation: seconds to get K requests on the wire before a case is given up"
+        " (httpcore's pool needs minutes for 10,000); default 180",
     )
     parser.add_argument("--memory-sizes", default="1000,100000")
     parser.add_argument(
@@ -514,6 +527,12 @@ def main(argv: list[str] | None = None) -> int:
     if opts.backend:
         BACKENDS = (opts.backend,)
     results: dict[str, list[dict[str, Any]]] = {}
+    # K in-flight requests hold K sockets here and K in the server process
+    # (which inherits this limit): raise the soft limit as far as the hard one.
+    sizes_wanted = [int(k) for k in (opts.in_flight or "10000").split(",")]
+    fds = raise_fd_limit(max(sizes_wanted) + 1024)
+    if fds < max(sizes_wanted) + 64:
+        print(f"RLIMIT_NOFILE is {fds}: too few for {max(sizes_wanted)} in flight", file=sys.stderr)
     with BenchServer() as server:
         if opts.what in ("throughput", "all"):
             n = opts.urls or (300 if opts.quick else 1000)
@@ -523,10 +542,14 @@ def main(argv: list[str] | None = None) -> int:
                 for row in throughput(server, n, conc, rounds)
             ]
         if opts.what in ("cancel", "all"):
-            spec = opts.in_flight or ("100,1000" if opts.quick else "100,1000,3000")
+            spec = opts.in_flight or ("100,1000" if opts.quick else "100,1000,10000")
             sizes = [int(k) for k in spec.split(",")]
             results["cancel"] = cancel(
-                server, sizes, 1 if opts.quick else rounds, with_plain=not opts.no_plain
+                server,
+                sizes,
+                1 if opts.quick else rounds,
+                [v for v in opts.variants.split(",") if v],
+                opts.setup_bound,
             )
         if opts.what in ("memory", "all"):
             sizes = [int(k) for k in opts.memory_sizes.split(",")]
