@@ -6,7 +6,10 @@ figures are medians over rounds; the ratio is the median of per-round ratios
 (each configuration against the plain run of the same round), which cancels
 slow drifts of the machine's load. Each run is a fresh ``python -m pytest``
 subprocess, so interpreter start-up and collection are included exactly as a
-user pays them.
+user pays them. Each run also reports the CPU time of its test loop alone
+(``benchmarks/_loop_clock.py``): start-up and collection are most of a run
+and the same for every configuration, so the loop's extra CPU per test is
+the plugin's per-test cost, measured without the start-up's noise.
 
 pyleak sleeps on every test (a 0.1 s thread grace, a 10 ms task grace), so
 running it over the full suites would take many minutes per round: it runs
@@ -49,6 +52,8 @@ PYLEAK: tuple[str, tuple[list[str], dict[str, str]]] = (
 NO_PLUGINS = ["-p", "no:randomly"] if importlib.util.find_spec("pytest_randomly") else []
 
 _COUNTS = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
+_LOOP = re.compile(r"LOOP-CPU-SECONDS ([\d.]+)")
+HERE = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Series:
     ratios: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
     cpu_ratios: list[float] = field(default_factory=list)
+    loops: list[float] = field(default_factory=list)  # CPU s of the test loop alone
     outcome: str = ""
 
 
@@ -79,6 +85,7 @@ class Row:
     cpu: float
     cpu_ratio: float
     us_cpu: float
+    us_loop: float  # extra CPU per test inside the test loop (start-up excluded)
     outcome: str
 
     @classmethod
@@ -94,28 +101,31 @@ class Row:
             cpu,
             statistics.median(series.cpu_ratios),
             (cpu - plain_cpu) / count * 1e6,
+            (statistics.median(series.loops) - statistics.median(plain.loops)) / count * 1e6,
             series.outcome,
         )
 
 
 def run_pytest(
     folder: Path, args: Sequence[str], env_extra: dict[str, str]
-) -> tuple[float, float, str]:
-    """One fresh pytest process; returns (wall s, CPU s user+sys, outcome summary).
+) -> tuple[float, float, float, str]:
+    """One fresh pytest process: (wall s, CPU s user+sys, test-loop CPU s, outcome).
 
     CPU time is reported beside wall time because on a loaded machine the
     wall time of a run mostly measures the other tenants.
     """
-    env = {**os.environ, **env_extra}
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(HERE)}
     env.pop("PYTEST_ADDOPTS", None)
     # pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NO_PLUGINS, *args]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NO_PLUGINS]
+    cmd += ["-p", "_loop_clock", *args]
     cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
     counts = {kind: int(n) for n, kind in _COUNTS.findall(proc.stdout.splitlines()[-1])}
     outcome = ", ".join(f"{n} {k}" for k, n in counts.items()) or proc.stdout[-200:]
-    return wall, cpu, outcome
+    loop = _LOOP.search(proc.stderr)
+    return wall, cpu, float(loop.group(1)) if loop else float("nan"), outcome
 
 
 def bench_suite(
@@ -131,7 +141,8 @@ def bench_suite(
         cpus: dict[str, float] = {}
         for name in order:
             args, env = configs[name]
-            walls[name], cpus[name], results[name].outcome = run_pytest(folder, args, env)
+            walls[name], cpus[name], loop, results[name].outcome = run_pytest(folder, args, env)
+            results[name].loops.append(loop)
         for name in names:
             results[name].walls.append(walls[name])
             results[name].ratios.append(walls[name] / walls["plain"])
@@ -188,14 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"| {'suite':<23} | {'configuration':<37} | {'wall':>7} | {'x plain':>7} |"
-        f" {'us/test':>7} | {'CPU':>7} | {'x plain':>7} | {'us/test':>7} | outcome"
+        f" {'us/test':>7} | {'CPU':>7} | {'x plain':>7} | {'us/test':>7} | {'loop us':>7} |"
+        " outcome"
     )
-    print("|" + "|".join("-" * w for w in (25, 39, 9, 9, 9, 9, 9, 9, 20)) + "|")
+    print("|" + "|".join("-" * w for w in (25, 39, 9, 9, 9, 9, 9, 9, 9, 20)) + "|")
     for r in rows:
         print(
             f"| {r.suite:<23} | {r.config:<37} | {r.wall:>6.2f}s | {r.ratio:>6.3f}x |"
             f" {r.us_wall:>7.0f} | {r.cpu:>6.2f}s | {r.cpu_ratio:>6.3f}x | {r.us_cpu:>7.0f} |"
-            f" {r.outcome}"
+            f" {r.us_loop:>7.1f} | {r.outcome}"
         )
     return 0
 

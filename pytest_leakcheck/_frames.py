@@ -241,7 +241,9 @@ def format_stack(
             start = 0
     lines: list[str] = []
     if start:
-        lines.append(f"{indent}({start} test-runner frames hidden)")
+        # No count: a capture stops at the runner's entry, so the frames it
+        # kept are not all the runner's frames there were.
+        lines.append(f"{indent}(test-runner frames hidden)")
     shown = records[start:]
     index = 0
     while index < len(shown):
