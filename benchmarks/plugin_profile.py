@@ -34,12 +34,11 @@ BUCKETS: dict[str, list[tuple[str, str]]] = {
         ("_instrument.py", "pending_tasks"),
         ("_trio.py", "live_tasks"),
     ],
-    "  of which: OS thread listing": [("_snapshot.py", "native_thread_ids")],
+    "  of which: OS thread count (both)": [("_os_threads.py", "os_thread_ids")],
     "origin capture (Thread.start, create_task)": [("_instrument.py", "current_origin")],
     "reaped-task recording (loop shutdown)": [("_instrument.py", "record_reaped")],
-    "all hook wrappers (setup/call/teardown/report)": [
+    "all hook wrappers (setup/teardown/report)": [
         ("_session.py", "pytest_runtest_setup"),
-        ("_session.py", "pytest_runtest_call"),
         ("_session.py", "pytest_runtest_teardown"),
         ("_session.py", "pytest_runtest_makereport"),
     ],
@@ -65,7 +64,7 @@ def profile_suite(root: Path, suite: Suite, count: int) -> dict[str, float]:
     totals["(whole profiled run)"] = wall
     # snapshot and verdict run inside the hook wrappers; captures and reaping in the test
     own = (
-        totals["all hook wrappers (setup/call/teardown/report)"]
+        totals["all hook wrappers (setup/teardown/report)"]
         + totals["origin capture (Thread.start, create_task)"]
         + totals["reaped-task recording (loop shutdown)"]
     )

@@ -287,6 +287,9 @@ class Tracker:
             if reap:
                 tracker.record_reaped(loop, "abandoned when its event loop was closed")
             original_close(loop)
+            # Only open loops can hold stragglers: a closed one would stay in
+            # the registry until collected, and be looked at on every check.
+            tracker.loops.discard(loop)
 
         self._replace(base, "__init__", __init__)
         self._replace(base, "create_task", create_task)
@@ -349,9 +352,8 @@ class Tracker:
             loops.add(running)
         if module_tasks is not None:
             for task in _weakset_snapshot(module_tasks):
-                loop = task.get_loop()
                 if not task.done():
-                    loops.add(loop)
+                    loops.add(task.get_loop())
         return [loop for loop in loops if self._is_open(loop)]
 
     def _is_open(self, loop: asyncio.AbstractEventLoop) -> bool:
