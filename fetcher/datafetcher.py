@@ -258,6 +258,9 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
             # httpcore 1.0.9; see fetcher.transport). At most one idle
             # connection per worker is kept alive.
             transport=FetcherTransport(max_keepalive=self._workers),
+            # Used only by httpx's transports for proxies from the environment:
+            # no pool limit below the workers' bound there either.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
             event_hooks={"request": [check_hop]},
         )
 
