@@ -64,7 +64,7 @@ async def test_concurrent_requests_get_their_own_connections(server: LiveServer)
     async with _client(transport) as client:
         async with anyio.create_task_group() as tg:
             for _ in range(10):
-                tg.start_soon(client.get, server.url("/slow?delay=0.2"))
+                tg.start_soon(client.get, server.url("/slow?delay=0.5"))
         assert server.stats.peak_in_flight == 10
         assert _opened_since(server, before) == 10
         assert transport.idle_connections == 3
