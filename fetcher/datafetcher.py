@@ -106,7 +106,9 @@ connection per request and an idle stack per origin, instead of httpx's
 shared pool, whose bookkeeping in httpcore 1.0.9 costs O(requests in flight)
 per request and per cancellation. Since the workers already bound
 concurrency, no request ever has to wait for a connection, and cancelling N
-fetches costs N times one. A given client keeps its own pool (and its cost).
+fetches costs N times one. A given client keeps its own pool (and its cost),
+and so does the own client when the environment sets a proxy (httpx honours
+``HTTP_PROXY`` & co. only with its own transports).
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from urllib.request import getproxies
 
 import anyio
 import anyio.lowlevel
@@ -255,11 +258,13 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
             # The workers bound concurrency, so requests never need to queue
             # for a connection: a connection per request, no shared pool (whose
             # bookkeeping is O(in-flight) per request and per cancellation in
-            # httpcore 1.0.9; see fetcher.transport). At most one idle
-            # connection per worker is kept alive.
-            transport=FetcherTransport(max_keepalive=self._workers),
-            # Used only by httpx's transports for proxies from the environment:
-            # no pool limit below the workers' bound there either.
+            # httpcore 1.0.9; see fetcher.transport), and at most one idle
+            # connection per worker. But httpx honours proxies from the
+            # environment (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY) only when it
+            # builds the transport itself: with one set, it keeps its own.
+            transport=(
+                None if _environment_proxies() else FetcherTransport(max_keepalive=self._workers)
+            ),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
             event_hooks={"request": [check_hop]},
         )
@@ -323,6 +328,11 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
             return None
         self._failure_raised = True
         return self._failure
+
+
+def _environment_proxies() -> bool:
+    """Does the environment ask for a proxy (what httpx reads: urllib's getproxies)?"""
+    return any(scheme in getproxies() for scheme in ("http", "https", "all"))
 
 
 class _Results(AsyncIterator[Result]):

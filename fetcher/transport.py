@@ -31,8 +31,9 @@ worker count: never more are busy at once) and expire after
 ``keepalive_expiry`` seconds like httpx's (checked when one is taken, as
 httpcore does); ``aclose()`` closes every connection the transport still
 holds, busy ones included. Redirects, cookies, auth, event hooks and the
-client's timeouts stay in ``httpx.AsyncClient`` above this; requests that
-go through a proxy from the environment use httpx's own proxy transports.
+client's timeouts stay in ``httpx.AsyncClient`` above this. Proxies are
+not: httpx ignores ``HTTP_PROXY`` & co. for a client given a transport, so
+the fetcher uses this one only when the environment sets no proxy.
 httpcore's exceptions are mapped to httpx's of the same name, as httpx's
 transport does. HTTP/2 is not offered (httpx's default is HTTP/1.1 only).
 """

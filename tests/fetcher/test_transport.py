@@ -221,3 +221,19 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+async def test_own_client_honours_a_proxy_from_the_environment(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx reads HTTP_PROXY & co. only when it builds the client's transport
+    # itself: with a proxy set, the own client must not bring FetcherTransport.
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url("/").rstrip("/"))
+    before = len(server.stats.paths)
+    async with DataFetcher(max_concurrency=1).fetch(["http://proxied.invalid/ok"]) as results:
+        [result] = [r async for r in results]
+    # The request reached the proxy (our server), not a DNS failure for .invalid.
+    assert not isinstance(result.error, httpx.ConnectError), result.error
+    assert any("proxied.invalid" in path or path == "/ok" for path in server.stats.paths[before:])
