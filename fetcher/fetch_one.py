@@ -28,7 +28,7 @@ async def fetch_one(client: httpx.AsyncClient, url: str, limits: Limits) -> Resu
         # build_request merges the client's base_url, so the scheme checked
         # here is the one that would really be used.
         request = client.build_request("GET", url)
-        limits.check_target(request, url)
+        limits.check_target(request, url, base_has_host=bool(client.base_url.host))
     except Exception as exc:  # malformed URL, refused scheme, no host: no request is made
         return Result(url, error=exc)
 

@@ -91,7 +91,7 @@ class Limits:
                 request=request,
             )
 
-    def check_target(self, request: httpx.Request, url: str) -> None:
+    def check_target(self, request: httpx.Request, url: str, base_has_host: bool = True) -> None:
         """Refuse *url* before anything is sent unless it names a scheme, a host and a port.
 
         *request* is built from *url* (merged into the client's base URL, if
@@ -100,12 +100,15 @@ class Limits:
         them as relative and quietly fetch the base URL of a client that has
         one. A port outside 1-65535 is refused here too, instead of failing
         deep in the socket layer with an unrelated error.
+
+        Only a base URL with a host can lend one to *url*; without one
+        (*base_has_host* false: the common case) the request's own URL says
+        it all, and *url* is not parsed a second time (~8 µs a request).
         """
         if not url.strip():
             raise httpx.InvalidURL(f"refusing to fetch {url!r}: the URL is empty")
         self.check_scheme(request, url)
-        own = httpx.URL(url)
-        if (own.scheme and not own.host) or not request.url.host:
+        if not request.url.host or (base_has_host and _scheme_without_host(url)):
             raise httpx.InvalidURL(f"refusing to fetch {url!r}: the URL has no host")
         port = request.url.port
         if port is not None and not 0 < port < 65536:
@@ -286,3 +289,9 @@ def _check_schemes(value: object) -> frozenset[str]:
     if not schemes:
         raise ValueError("allowed_schemes must not be empty: every URL would be refused")
     return frozenset(schemes)
+
+
+def _scheme_without_host(url: str) -> bool:
+    """``http:///x``: a scheme but no host, which httpx merges into a base URL."""
+    own = httpx.URL(url)
+    return bool(own.scheme) and not own.host
