@@ -345,7 +345,7 @@ class Tracker:
         # not see created (uvloop, created before install) show up through it.
         # On 3.14 native tasks are not in it any more; the registry covers them.
         module_tasks = getattr(asyncio.tasks, "_all_tasks", None)
-        if running is None and not _has_members(self.loops) and not _has_members(module_tasks):
+        if running is None and not self.loops and not module_tasks:
             return []  # the common case in sync suites: no loop anywhere, no walk
         loops: set[asyncio.AbstractEventLoop] = set(self.loops)
         if running is not None:
@@ -385,13 +385,6 @@ class Tracker:
 
 def _reap_seq(reaped: ReapedTask) -> int:
     return reaped.seq
-
-
-def _has_members(ws: Any) -> bool:
-    """``bool(weakset)`` without WeakSet's ``__len__`` (Python code, asked
-    twice per check): its underlying set of references (a dead one may linger
-    in it for a moment, which only costs a walk)."""
-    return bool(getattr(ws, "data", ws))
 
 
 def _weakset_snapshot(ws: Any) -> list[Any]:

@@ -42,20 +42,9 @@ class Settings:
     report_path: str | None = None
 
 
-def _leakcheck_markers(item: pytest.Item) -> list[pytest.Mark]:
-    """``item.iter_markers("leakcheck")`` as a list (closest first), walked
-    directly: it is asked on every test, and usually finds nothing."""
-    found: list[pytest.Mark] = []
-    node: Any = item
-    while node is not None:
-        found.extend(mark for mark in node.own_markers if mark.name == "leakcheck")
-        node = node.parent
-    return found
-
-
 def _marker_kwargs(item: pytest.Item) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for marker in reversed(_leakcheck_markers(item)):  # closest wins
+    for marker in reversed(list(item.iter_markers("leakcheck"))):  # closest wins
         if marker.args:
             raise MarkerError(
                 "@pytest.mark.leakcheck takes keyword arguments only "

@@ -62,8 +62,9 @@ class Snapshot:
     python_idents: frozenset[int]
     native_tids: frozenset[int] | None
     reap_seq: int
-    #: pool workers: id(thread) -> (the thread, the job it was on; None: between jobs)
-    pool_jobs: dict[int, tuple[weakref.ref[threading.Thread], object]] = field(default_factory=dict)
+    #: pool workers: id(thread) -> the job it was on (None: between jobs); an
+    #: entry speaks for the thread only while ``threads`` still holds it
+    pool_jobs: dict[int, object] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
 
     def had_thread(self, thread: threading.Thread) -> bool:
@@ -74,10 +75,9 @@ class Snapshot:
 
     def job_of(self, thread: threading.Thread) -> tuple[bool, object]:
         """(was *thread* a pool worker then, the job it was on)."""
-        entry = self.pool_jobs.get(id(thread))
-        if entry is None or entry[0]() is not thread:
+        if id(thread) not in self.pool_jobs or not self.had_thread(thread):
             return False, None
-        return True, entry[1]
+        return True, self.pool_jobs[id(thread)]
 
 
 #: thread -> could it be a pool worker (what a thread runs never changes; a
@@ -92,18 +92,16 @@ def _runs_pool_loop(thread: threading.Thread) -> bool:
     return answer
 
 
-def _pool_jobs(
-    threads: list[threading.Thread], frames: dict[int, Any]
-) -> dict[int, tuple[weakref.ref[threading.Thread], object]]:
+def _pool_jobs(threads: list[threading.Thread], frames: dict[int, Any]) -> dict[int, object]:
     """Each pool worker's current job: if it is on another one later, that is new."""
     main = threading.main_thread()
-    jobs: dict[int, tuple[weakref.ref[threading.Thread], object]] = {}
+    jobs: dict[int, object] = {}
     for thread in threads:
         if thread is main or thread.ident is None or not _runs_pool_loop(thread):
             continue
         state = worker_state(frames.get(thread.ident))
         if state is not None:
-            jobs[id(thread)] = (weakref.ref(thread), state.job)
+            jobs[id(thread)] = state.job
     return jobs
 
 
@@ -308,13 +306,13 @@ def _unlisted_threads(
     if not unmanaged and not native:
         return []  # the common case: no schedule, no second look
     for delay in backoff(_SETTLE):
-        if not unmanaged and not native:
-            break
         time.sleep(delay)
         frames = sys._current_frames()
         unmanaged, native = _unlisted_now(
             since, options.check_native, threading.enumerate(), frames
         )
+        if not unmanaged and not native:
+            break
     frames = sys._current_frames()
     leaks = [describe_unmanaged_thread(ident, frames) for ident in unmanaged if ident in frames]
     # A _thread thread is new in /proc too, and we cannot map its ident to its

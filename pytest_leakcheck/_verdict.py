@@ -56,10 +56,10 @@ def _schedule(
 ) -> Generator[float, None, list[Leak]]:
     """The grace: look again after each sleep it yields, from the first look."""
     for delay in backoff(options.timeout):
-        if not found.leaks or not found.can_progress:
-            break
         yield delay
         found = scan(since, options, owner)
+        if not found.leaks or not found.can_progress:
+            break
     return found.leaks
 
 
