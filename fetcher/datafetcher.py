@@ -24,9 +24,12 @@ rule is a property of the structure instead of a habit:
   ``ctx.Done()`` is the block's stop scope.
 
 * **Select on every send, by construction.** In anyio every ``await`` is a
-  cancellation point: ``await send.send(r)`` either hands the result over or
-  raises the cancellation the moment the stop scope is cancelled. The
-  ``<-ctx.Done()`` case cannot be forgotten because it is not written.
+  cancellation point: a send that has to wait, ``await send.send(r)``,
+  either hands the result over or raises the cancellation the moment the
+  stop scope is cancelled. The ``<-ctx.Done()`` case cannot be forgotten
+  because it is not written. (A send that finds room in the buffer is
+  ``send_nowait``: like a Go ``select`` with both cases ready, either
+  outcome is correct, and it saves a trip through the event loop.)
 
 * **Only producers close, exactly once, structurally.** Each worker owns
   one ``clone()`` of the send stream and closes it with ``with send:`` as it
@@ -119,7 +122,6 @@ from types import TracebackType
 from urllib.request import getproxies
 
 import anyio
-import anyio.lowlevel
 import httpx
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -303,14 +305,16 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
         """One producer: take the next URL, fetch it, send its Result; repeat."""
         with send:  # this worker's clone; closing it is the worker's last act
             try:
-                while True:
-                    # Stop before taking more work, not only while waiting.
-                    await anyio.lowlevel.checkpoint_if_cancelled()
+                # Stop before taking more work, not only while waiting.
+                while not self._stop.cancel_called:
                     url = next(urls, None)
                     if url is None:
                         return
                     result = await fetch_one(client, url, self._limits)
-                    await send.send(result)  # the cancel-aware send
+                    try:
+                        send.send_nowait(result)  # room in the buffer: no wait
+                    except anyio.WouldBlock:
+                        await send.send(result)  # the cancel-aware send
             except anyio.get_cancelled_exc_class():
                 raise
             except GeneratorExit:

@@ -28,7 +28,8 @@ async def fetch_one(client: httpx.AsyncClient, url: str, limits: Limits) -> Resu
         # build_request merges the client's base_url, so the scheme checked
         # here is the one that would really be used.
         request = client.build_request("GET", url)
-        limits.check_target(request, url, base_has_host=bool(client.base_url.host))
+        base = client.base_url
+        limits.check_target(request, url, base_lends=bool(base.scheme or base.host))
     except Exception as exc:  # malformed URL, refused scheme, no host: no request is made
         return Result(url, error=exc)
 
@@ -60,5 +61,8 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, limits: L
         response.raise_for_status()  # any non-2xx, 3xx the client did not follow included
         return await limits.read_body(response)
     finally:
-        with anyio.move_on_after(CLOSE_GRACE, shield=True):
-            await response.aclose()
+        # A body read to its end has closed the response already (httpx does
+        # on the last chunk): no scope to enter on the common path.
+        if not response.is_closed:
+            with anyio.move_on_after(CLOSE_GRACE, shield=True):
+                await response.aclose()
