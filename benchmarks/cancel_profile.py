@@ -9,6 +9,10 @@ time from the cancel to the block's exit for
   ``receive()`` after sending ``GET /hang``, in one task group: what
   delivering N cancellations and closing N sockets costs on this machine,
   with no HTTP library at all;
+* ``floor-asyncio`` (asyncio only): the same without anyio: N bare
+  ``asyncio.Protocol`` connections, each with a task awaiting a future,
+  ``Task.cancel()`` on each and ``transport.abort()`` as it unwinds: the
+  least any asyncio code can pay for N cancellations and N closes;
 * ``plain``: N bare ``client.get`` tasks in a task group over one
   ``httpx.AsyncClient`` (httpx's default pool);
 * ``plain-ft``: the same over a client with the fetcher's own transport
@@ -27,6 +31,7 @@ Run:  .venv/bin/python benchmarks/cancel_profile.py [--in-flight 100,1000]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import gc
 import io
@@ -48,7 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
 from fetcher.transport import FetcherTransport
 
-VARIANTS = ("floor", "plain", "plain-ft", "given", "owned")
+VARIANTS = ("floor", "floor-asyncio", "plain", "plain-ft", "given", "owned")
+ASYNCIO_ONLY = frozenset({"floor-asyncio"})
 
 
 class Sample(NamedTuple):
@@ -150,6 +156,27 @@ async def one_case(
             profile.enable()
         scope.cancel()
 
+    async def bare_asyncio() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def one(i: int) -> None:
+            transport, protocol = await loop.create_connection(_Hang, host, int(port))
+            try:
+                transport.write(b"GET /hang?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+                await protocol.lost
+            finally:
+                transport.abort()
+
+        tasks = [loop.create_task(one(i)) for i in range(k)]
+        try:
+            await cancel_now(anyio.CancelScope())  # only for the clocks: nothing is inside it
+            for task in tasks:
+                task.cancel()
+        finally:
+            ends = await asyncio.gather(*tasks, return_exceptions=True)
+        if not all(isinstance(end, asyncio.CancelledError) for end in ends):
+            raise RuntimeError(f"not every task ended cancelled: {set(map(repr, ends))}")
+
     async def raw(i: int) -> None:
         stream = await anyio.connect_tcp(host, int(port))
         async with stream:
@@ -160,7 +187,9 @@ async def one_case(
     try:
         with anyio.CancelScope() as scope:
             try:
-                if variant == "floor":
+                if variant == "floor-asyncio":
+                    await bare_asyncio()
+                elif variant == "floor":
                     async with anyio.create_task_group() as tg:
                         for i in range(k):
                             tg.start_soon(raw, i)
@@ -188,11 +217,22 @@ async def one_case(
     finally:
         if client is not None:
             await client.aclose()
-    if not scope.cancelled_caught:
+    if variant != "floor-asyncio" and not scope.cancelled_caught:
         raise RuntimeError("the cancel did not end the block")
     if not server.wait_closed(120):
         raise RuntimeError(f"server still has {c.open.value} connections open")
     return Sample(t1 - t0, c.last_zero.value - t0, t0 - t_setup, cpu[1] - cpu[0], GC.total)
+
+
+class _Hang(asyncio.Protocol):
+    """A client connection that only waits: ``lost`` resolves when it closes."""
+
+    def __init__(self) -> None:
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         for backend in opts.backend.split(","):
             for k in sizes:
                 for variant in variants:
+                    if backend != "asyncio" and variant in ASYNCIO_ONLY:
+                        continue
                     samples: list[Sample] = []
                     runs = 1 if opts.profile else opts.rounds
                     for _ in range(runs):

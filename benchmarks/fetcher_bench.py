@@ -15,8 +15,9 @@ Why this shape:
   connection close (both sides read CLOCK_MONOTONIC), for the fetcher with
   its own client and with a given one, beside a plain task group of
   ``client.get`` calls (httpx's pool, and httpx over the fetcher's transport)
-  and the floor of raw anyio sockets; with the CPU time and the garbage
-  collector's time of that phase (``cancel_profile.py`` has the cases).
+  and two floors (raw anyio sockets; bare asyncio protocols, no anyio);
+  with the CPU time and the garbage collector's time of that phase
+  (``cancel_profile.py`` has the cases).
 * Memory runs each size in a fresh subprocess, so peak RSS (``ru_maxrss``)
   is that run's own peak; live tasks are sampled every 2 ms. The URLs come
   from a lazy collection, so the input list is not what is measured.
@@ -46,8 +47,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _http_server import BenchServer
+from cancel_profile import ASYNCIO_ONLY, Sample, one_case, raise_fd_limit
 from cancel_profile import VARIANTS as CANCEL_ORDER
-from cancel_profile import Sample, one_case, raise_fd_limit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
@@ -219,6 +220,7 @@ CANCEL_VARIANTS: dict[str, str] = {
     "plain": "task group (plain httpx)",
     "plain-ft": "task group (httpx + FetcherTransport)",
     "floor": "floor: raw anyio sockets",
+    "floor-asyncio": "floor: bare asyncio, no anyio",
 }
 """cancel_profile's variant names and the names the tables and the plot show."""
 
@@ -239,7 +241,7 @@ def cancel(
     is not repeated at that size: its row says how many runs it has.
     """
     rows: list[dict[str, Any]] = []
-    cases = [(b, v) for b in BACKENDS for v in variants]
+    cases = [(b, v) for b in BACKENDS for v in variants if b == "asyncio" or v not in ASYNCIO_ONLY]
     for k in counts:
         samples: dict[tuple[str, str], list[Sample]] = {c: [] for c in cases}
         failed: set[tuple[str, str]] = set()  # not measured, or measured once and slow
@@ -500,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(CANCEL_ORDER),
         help="cancellation variants (default all): owned = DataFetcher(None), given ="
         " DataFetcher over an httpx.AsyncClient, plain = bare client.get tasks, plain-ft = the"
-        " same over FetcherTransport, floor = raw anyio sockets",
+        " same over FetcherTransport, floor = raw anyio sockets, floor-asyncio = bare asyncio"
+        " protocols without anyio (asyncio only)",
     )
     parser.add_argument(
         "--in-flight",

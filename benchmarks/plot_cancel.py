@@ -29,6 +29,7 @@ STYLES: dict[str, tuple[str, str]] = {
     "task group (plain httpx)": ("--s", "tab:orange"),
     "task group (httpx + FetcherTransport)": ("--^", "tab:green"),
     "floor: raw anyio sockets": (":D", "black"),
+    "floor: bare asyncio, no anyio": (":v", "grey"),
     # Older result files, before the variants were split.
     "DataFetcher": ("-o", "tab:red"),
 }
