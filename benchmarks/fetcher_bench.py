@@ -490,7 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         help="300 URLs x 3 rounds; 100 and 1,000 in flight once; memory capped at 20,000 URLs",
     )
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--urls", type=int, default=None, help="throughput URLs (default 1,000)")
+    parser.add_argument(
+        "--urls", type=int, default=None, help="throughput URLs (default 10,000; quick 300)"
+    )
     parser.add_argument(
         "--concurrency", default="100,10", help="throughput max_concurrency values (100,10)"
     )
@@ -538,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"RLIMIT_NOFILE is {fds}: too few for {max(sizes_wanted)} in flight", file=sys.stderr)
     with BenchServer() as server:
         if opts.what in ("throughput", "all"):
-            n = opts.urls or (300 if opts.quick else 1000)
+            n = opts.urls or (300 if opts.quick else 10_000)
             results["throughput"] = [
                 row
                 for conc in (int(c) for c in opts.concurrency.split(","))
