@@ -13,6 +13,14 @@ time from the cancel to the block's exit for
   ``asyncio.Protocol`` connections, each with a task awaiting a future,
   ``Task.cancel()`` on each and ``transport.abort()`` as it unwinds: the
   least any asyncio code can pay for N cancellations and N closes;
+* ``floor-close`` (run once, under asyncio): no event loop work at all: N
+  blocking sockets, each having sent ``GET /hang``, closed one after another
+  by ``close(2)``: what the kernel alone charges for N closes, below which
+  no code that closes its sockets can go;
+* ``floor-tasks`` (asyncio only): the same sockets, each held by an asyncio
+  task parked on a future that closes it as it unwinds; ``Task.cancel()``
+  on each: the least a task per fetch costs, with no transport and no
+  library;
 * ``plain``: N bare ``client.get`` tasks in a task group over one
   ``httpx.AsyncClient`` (httpx's default pool);
 * ``plain-ft``: the same over a client with the fetcher's own transport
@@ -37,6 +45,7 @@ import gc
 import io
 import pstats
 import resource
+import socket
 import statistics
 import sys
 import time
@@ -53,8 +62,52 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
 from fetcher.transport import FetcherTransport
 
-VARIANTS = ("floor", "floor-asyncio", "plain", "plain-ft", "given", "owned")
-ASYNCIO_ONLY = frozenset({"floor-asyncio"})
+VARIANTS = (
+    "floor-close",
+    "floor-tasks",
+    "floor",
+    "floor-asyncio",
+    "plain",
+    "plain-ft",
+    "given",
+    "owned",
+)
+ASYNCIO_ONLY = frozenset({"floor-asyncio", "floor-close", "floor-tasks"})
+"""Run under asyncio only: they use no anyio, or no event loop, so a second backend adds nothing."""
+
+
+def counts(spec: str) -> list[int]:
+    """argparse type: "100,1000" -> [100, 1000]; anything else is a usage error, not a traceback."""
+    try:
+        got = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        got = []
+    if not got or min(got) < 1:
+        raise argparse.ArgumentTypeError(f"{spec!r}: want positive whole numbers, e.g. 100,1000")
+    return got
+
+
+def positive(spec: str) -> int:
+    """argparse type: one count (rounds, URLs), at least 1."""
+    try:
+        got = int(spec)
+    except ValueError:
+        got = 0
+    if got < 1:
+        raise argparse.ArgumentTypeError(f"{spec!r}: want one positive whole number")
+    return got
+
+
+def variant_names(spec: str) -> list[str]:
+    """argparse type: a comma-separated subset of VARIANTS, checked before any run starts."""
+    got = [v.strip() for v in spec.split(",") if v.strip()]
+    unknown = [v for v in got if v not in VARIANTS]
+    if not got or unknown:
+        named = ", ".join(unknown) or "(none given)"
+        raise argparse.ArgumentTypeError(
+            f"unknown variant(s) {named}; choose from {', '.join(VARIANTS)}"
+        )
+    return got
 
 
 class Sample(NamedTuple):
@@ -177,6 +230,33 @@ async def one_case(
         if not all(isinstance(end, asyncio.CancelledError) for end in ends):
             raise RuntimeError(f"not every task ended cancelled: {set(map(repr, ends))}")
 
+    async def bare_close(with_tasks: bool) -> None:
+        loop = asyncio.get_running_loop()
+        socks: list[socket.socket] = []
+
+        async def park(sock: socket.socket) -> None:
+            try:
+                await loop.create_future()
+            finally:
+                sock.close()
+
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for i in range(k):  # blocking connects: nothing else runs meanwhile, on purpose
+                sock = socket.create_connection((host, int(port)), timeout=bound)
+                socks.append(sock)
+                sock.sendall(b"GET /hang?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            if with_tasks:
+                tasks = [loop.create_task(park(sock)) for sock in socks]
+                await asyncio.sleep(0)  # one pass: every task is parked before the cancel
+            await cancel_now(anyio.CancelScope())  # only for the clocks, as in bare_asyncio
+            for task in tasks:
+                task.cancel()
+        finally:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for sock in socks:
+                sock.close()  # the tasks closed theirs already; a second close is a no-op
+
     async def raw(i: int) -> None:
         stream = await anyio.connect_tcp(host, int(port))
         async with stream:
@@ -189,6 +269,8 @@ async def one_case(
             try:
                 if variant == "floor-asyncio":
                     await bare_asyncio()
+                elif variant in ("floor-close", "floor-tasks"):
+                    await bare_close(with_tasks=variant == "floor-tasks")
                 elif variant == "floor":
                     async with anyio.create_task_group() as tg:
                         for i in range(k):
@@ -217,7 +299,7 @@ async def one_case(
     finally:
         if client is not None:
             await client.aclose()
-    if variant != "floor-asyncio" and not scope.cancelled_caught:
+    if variant not in ASYNCIO_ONLY and not scope.cancelled_caught:
         raise RuntimeError("the cancel did not end the block")
     if not server.wait_closed(120):
         raise RuntimeError(f"server still has {c.open.value} connections open")
@@ -237,10 +319,10 @@ class _Hang(asyncio.Protocol):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--in-flight", default="100,1000")
+    p.add_argument("--in-flight", type=counts, default=[100, 1000])
     p.add_argument("--backend", default="asyncio,trio")
-    p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--variants", type=variant_names, default=list(VARIANTS))
+    p.add_argument("--rounds", type=positive, default=3)
     p.add_argument("--setup-bound", type=float, default=120.0, help="seconds to get N out")
     p.add_argument("--profile", action="store_true", help="cProfile the cancel phase (1 run)")
     p.add_argument("--top", type=int, default=18)
@@ -252,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = p.parse_args(argv)
     global NO_GC
     NO_GC = opts.no_gc
-    sizes = [int(x) for x in opts.in_flight.split(",")]
-    variants = opts.variants.split(",")
+    sizes: list[int] = opts.in_flight
+    variants: list[str] = opts.variants
     limit = raise_fd_limit(2 * max(sizes) + 256)
     print(f"RLIMIT_NOFILE soft {limit}", file=sys.stderr)
     rows: list[dict[str, Any]] = []

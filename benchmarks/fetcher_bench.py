@@ -15,7 +15,9 @@ Why this shape:
   connection close (both sides read CLOCK_MONOTONIC), for the fetcher with
   its own client and with a given one, beside a plain task group of
   ``client.get`` calls (httpx's pool, and httpx over the fetcher's transport)
-  and two floors (raw anyio sockets; bare asyncio protocols, no anyio);
+  and four floors (raw anyio sockets; bare asyncio protocols, no anyio;
+  blocking sockets closed one by one, no event loop; the same, each held
+  by an asyncio task that is cancelled);
   with the CPU time and the garbage collector's time of that phase
   (``cancel_profile.py`` has the cases).
 * Memory runs each size in a fresh subprocess, so peak RSS (``VmHWM``) is
@@ -49,7 +51,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _http_server import BenchServer
-from cancel_profile import ASYNCIO_ONLY, Sample, one_case, raise_fd_limit
+from cancel_profile import (
+    ASYNCIO_ONLY,
+    Sample,
+    counts,
+    one_case,
+    positive,
+    raise_fd_limit,
+    variant_names,
+)
 from cancel_profile import VARIANTS as CANCEL_ORDER
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -217,6 +227,8 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
 
 
 CANCEL_VARIANTS: dict[str, str] = {
+    "floor-close": "floor: close(2) only, no tasks",
+    "floor-tasks": "floor: a task per fetch + close(2)",
     "owned": "DataFetcher (own client)",
     "given": "DataFetcher (given client)",
     "plain": "task group (plain httpx)",
@@ -520,26 +532,33 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="300 URLs x 3 rounds; 100 and 1,000 in flight once; memory capped at 20,000 URLs",
     )
-    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--rounds", type=positive, default=None)
     parser.add_argument(
-        "--urls", type=int, default=None, help="throughput URLs (default 10,000; quick 300)"
+        "--urls", type=positive, default=None, help="throughput URLs (default 10,000; quick 300)"
     )
     parser.add_argument(
-        "--concurrency", default="100,10", help="throughput max_concurrency values (100,10)"
+        "--concurrency",
+        type=counts,
+        default=[100, 10],
+        help="throughput max_concurrency values (100,10)",
     )
     parser.add_argument(
         "--backend", choices=BACKENDS, default=None, help="only this backend (default both)"
     )
     parser.add_argument(
         "--variants",
-        default=",".join(CANCEL_ORDER),
+        type=variant_names,
+        default=list(CANCEL_ORDER),
         help="cancellation variants (default all): owned = DataFetcher(None), given ="
         " DataFetcher over an httpx.AsyncClient, plain = bare client.get tasks, plain-ft = the"
         " same over FetcherTransport, floor = raw anyio sockets, floor-asyncio = bare asyncio"
-        " protocols without anyio (asyncio only)",
+        " protocols without anyio, floor-close = blocking sockets closed one by one,"
+        " floor-tasks = the same, each held by a cancelled asyncio task (these three asyncio"
+        " only)",
     )
     parser.add_argument(
         "--in-flight",
+        type=counts,
         default=None,
         help="cancellation sizes (default 100,1000,10000; quick 100,1000)",
     )
@@ -550,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         help="cancellation: seconds to get K requests on the wire before a case is given up"
         " (httpcore's pool needs minutes for 10,000); default 180",
     )
-    parser.add_argument("--memory-sizes", default="1000,100000")
+    parser.add_argument("--memory-sizes", type=counts, default=[1000, 100_000])
     parser.add_argument(
         "--memory-transport",
         choices=["mock", "sockets"],
@@ -566,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {}
     # K in-flight requests hold K sockets here and K in the server process
     # (which inherits this limit): raise the soft limit as far as the hard one.
-    sizes_wanted = [int(k) for k in (opts.in_flight or "10000").split(",")]
+    sizes_wanted: list[int] = opts.in_flight or [10_000]
     fds = raise_fd_limit(max(sizes_wanted) + 1024)
     if fds < max(sizes_wanted) + 64:
         print(f"RLIMIT_NOFILE is {fds}: too few for {max(sizes_wanted)} in flight", file=sys.stderr)
@@ -574,22 +593,19 @@ def main(argv: list[str] | None = None) -> int:
         if opts.what in ("throughput", "all"):
             n = opts.urls or (300 if opts.quick else 10_000)
             results["throughput"] = [
-                row
-                for conc in (int(c) for c in opts.concurrency.split(","))
-                for row in throughput(server, n, conc, rounds)
+                row for conc in opts.concurrency for row in throughput(server, n, conc, rounds)
             ]
         if opts.what in ("cancel", "all"):
-            spec = opts.in_flight or ("100,1000" if opts.quick else "100,1000,10000")
-            sizes = [int(k) for k in spec.split(",")]
+            sizes = opts.in_flight or ([100, 1000] if opts.quick else [100, 1000, 10_000])
             results["cancel"] = cancel(
                 server,
                 sizes,
                 1 if opts.quick else rounds,
-                [v for v in opts.variants.split(",") if v],
+                opts.variants,
                 opts.setup_bound,
             )
         if opts.what in ("memory", "all"):
-            sizes = [int(k) for k in opts.memory_sizes.split(",")]
+            sizes = opts.memory_sizes
             if opts.quick:
                 sizes = [min(k, 20_000) for k in sizes]
             results["memory"] = memory(server, sizes, 64, opts.memory_transport)

@@ -30,6 +30,8 @@ STYLES: dict[str, tuple[str, str]] = {
     "task group (httpx + FetcherTransport)": ("--^", "tab:green"),
     "floor: raw anyio sockets": (":D", "black"),
     "floor: bare asyncio, no anyio": (":v", "grey"),
+    "floor: a task per fetch + close(2)": (":+", "silver"),
+    "floor: close(2) only, no tasks": (":x", "silver"),
     # Older result files, before the variants were split.
     "DataFetcher": ("-o", "tab:red"),
 }
