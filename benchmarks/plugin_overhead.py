@@ -116,6 +116,9 @@ def run_pytest(
     """
     env = {**os.environ, **env_extra, "PYTHONPATH": str(HERE)}
     env.pop("PYTEST_ADDOPTS", None)
+    # A user's pytest caches compiled and assertion-rewritten modules; without
+    # the cache every run recompiles ~160 modules (seconds of start-up noise).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     # pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NO_PLUGINS]
     cmd += ["-p", "_loop_clock", *args]

@@ -13,7 +13,7 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["native_name", "native_thread_ids", "os_thread_ids"]
+__all__ = ["native_name", "native_thread_ids", "only_python_threads", "os_thread_ids"]
 
 _PROC_TASKS = "/proc/self/task"
 
@@ -85,21 +85,31 @@ class _TaskDirectory:
 _TASK_DIRECTORY = _TaskDirectory()
 
 
-def os_thread_ids(frames: dict[int, Any], threads: list[threading.Thread]) -> frozenset[int] | None:
-    """:func:`native_thread_ids`, without listing ``/proc`` in the common case.
+def only_python_threads(frames: dict[int, Any], threads: list[threading.Thread]) -> bool | None:
+    """Is every OS thread one that ``threading`` lists (None: no ``/proc``)?
 
     *frames* is ``sys._current_frames()`` and *threads* ``threading.enumerate()``.
     Every thread with a Python frame is a live OS thread, so when the counts
     match and the threads with frames are exactly the ones ``threading``
-    lists, there is no other OS thread and their native ids are the whole
-    answer. Anything else (a C thread, a ``_thread`` thread, one starting or
-    exiting) gets the real listing.
+    lists, there is no other OS thread. Anything else (a C thread, a
+    ``_thread`` thread, one starting or exiting) answers False.
     """
     count = _TASK_DIRECTORY.thread_count()
     if count is None:
         return None
-    if count == len(frames) == len(threads) and all(t.ident in frames for t in threads):
-        ids = frozenset(t.native_id for t in threads)
-        if None not in ids:
-            return ids  # type: ignore[return-value]
+    if count != len(frames) or count != len(threads):
+        return False
+    if count == 1:  # a sync suite: just the main thread
+        return threads[0].ident in frames and threads[0].native_id is not None
+    return all(t.ident in frames and t.native_id is not None for t in threads)
+
+
+def os_thread_ids(frames: dict[int, Any], threads: list[threading.Thread]) -> frozenset[int] | None:
+    """:func:`native_thread_ids`, without listing ``/proc`` in the common case
+    (:func:`only_python_threads`: their native ids are the whole answer)."""
+    only = only_python_threads(frames, threads)
+    if only is None:
+        return None
+    if only:
+        return frozenset(t.native_id for t in threads)  # type: ignore[misc]
     return native_thread_ids()
