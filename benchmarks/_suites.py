@@ -9,10 +9,18 @@ test when ``BENCH_PYLEAK=1``, so one generated suite serves every tool.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUITES", "Suite", "write_suite"]
+__all__ = ["SUITES", "Suite", "pytest_command", "pytest_env", "write_suite"]
+
+HERE = Path(__file__).resolve().parent
+# pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
+_NO_PLUGINS = ["-p", "no:randomly"] if importlib.util.find_spec("pytest_randomly") else []
 
 PER_FILE = 100
 
@@ -82,3 +90,20 @@ def write_suite(root: Path, suite: Suite, count: int | None = None) -> Path:
         tests = "\n\n".join(body.format(i=i) for i in range(start, min(start + PER_FILE, count)))
         (folder / f"test_{suite.kind}_{start // PER_FILE:03d}.py").write_text(header + tests)
     return folder
+
+
+def pytest_command(args: Sequence[str], python_args: Sequence[str] = ()) -> list[str]:
+    """A fresh quiet pytest process on a generated suite, plus *args*
+    (*python_args* go to the interpreter: a profiler's ``-m cProfile ...``)."""
+    cmd = [sys.executable, *python_args, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    return [*cmd, *_NO_PLUGINS, *args]
+
+
+def pytest_env(extra: dict[str, str]) -> dict[str, str]:
+    """This environment, as a user's pytest would see it, plus *extra*."""
+    env = {**os.environ, **extra, "PYTHONPATH": str(HERE)}
+    env.pop("PYTEST_ADDOPTS", None)
+    # A user's pytest caches compiled and assertion-rewritten modules; without
+    # the cache every run recompiles ~160 modules (seconds of start-up noise).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env

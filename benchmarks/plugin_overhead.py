@@ -23,7 +23,6 @@ Run:  .venv/bin/python benchmarks/plugin_overhead.py [--quick]
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
 import resource
@@ -37,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _suites import SUITES, Suite, write_suite
+from _suites import SUITES, Suite, pytest_command, pytest_env, write_suite
 
 CONFIGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "plain": ([], {}),
@@ -49,11 +48,9 @@ PYLEAK: tuple[str, tuple[list[str], dict[str, str]]] = (
     ([], {"BENCH_PYLEAK": "1"}),
 )
 
-NO_PLUGINS = ["-p", "no:randomly"] if importlib.util.find_spec("pytest_randomly") else []
 
 _COUNTS = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 _LOOP = re.compile(r"LOOP-CPU-SECONDS ([\d.]+)")
-HERE = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -114,14 +111,8 @@ def run_pytest(
     CPU time is reported beside wall time because on a loaded machine the
     wall time of a run mostly measures the other tenants.
     """
-    env = {**os.environ, **env_extra, "PYTHONPATH": str(HERE)}
-    env.pop("PYTEST_ADDOPTS", None)
-    # A user's pytest caches compiled and assertion-rewritten modules; without
-    # the cache every run recompiles ~160 modules (seconds of start-up noise).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NO_PLUGINS]
-    cmd += ["-p", "_loop_clock", *args]
+    env = pytest_env(env_extra)
+    cmd = pytest_command(["-p", "_loop_clock", *args])
     cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0

@@ -14,7 +14,6 @@ Run:  .venv/bin/python benchmarks/plugin_profile.py [--quick]
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import pstats
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _suites import SUITES, Suite, write_suite
+from _suites import SUITES, Suite, pytest_command, pytest_env, write_suite
 
 #: bucket -> (file suffix, function name) whose cumulative time it is
 BUCKETS: dict[str, list[tuple[str, str]]] = {
@@ -43,15 +42,15 @@ BUCKETS: dict[str, list[tuple[str, str]]] = {
         ("_session.py", "pytest_runtest_makereport"),
     ],
 }
-NO_PLUGINS = ["-p", "no:randomly"] if importlib.util.find_spec("pytest_randomly") else []
 
 
 def profile_suite(root: Path, suite: Suite, count: int) -> dict[str, float]:
     folder = write_suite(root, suite, count)
     out = root / f"{suite.kind}.prof"
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "pytest", "-q"]
-    cmd += ["-p", "no:cacheprovider", *NO_PLUGINS, "--leakcheck"]
-    subprocess.run(cmd, cwd=folder, check=True, capture_output=True, timeout=900)
+    cmd = pytest_command(["--leakcheck"], python_args=["-m", "cProfile", "-o", str(out)])
+    subprocess.run(
+        cmd, cwd=folder, env=pytest_env({}), check=True, capture_output=True, timeout=900
+    )
     raw = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
     totals = {name: 0.0 for name in BUCKETS}
     wall = 0.0
