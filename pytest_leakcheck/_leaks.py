@@ -7,12 +7,11 @@ gone.
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ._frames import FrameRecord, await_chain, frame_stack, waiting_on
+from ._frames import FrameRecord, await_chain, frame_stack, thread_frames, waiting_on
 from ._instrument import Origin, ReapedTask, coroutine_name
 from ._pools import worker_state
 
@@ -91,7 +90,7 @@ def _thread_stack(
 ) -> tuple[FrameRecord, ...]:
     if ident is None:
         return ()
-    frames = sys._current_frames() if frames is None else frames
+    frames = thread_frames() if frames is None else frames
     return frame_stack(frames.get(ident))
 
 

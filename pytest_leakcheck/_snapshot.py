@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import threading
 import time
 import weakref
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _trio
-from ._frames import functions
+from ._frames import functions, thread_frames
 from ._instrument import TRACKER, Origin, Owner
 from ._leaks import (
     Leak,
@@ -130,7 +129,7 @@ def snapshot(*, native: bool = True) -> Snapshot:
     """
     TRACKER.ensure_installed()
     threads = threading.enumerate()
-    frames = sys._current_frames()
+    frames = thread_frames()
     return Snapshot(
         threads=_refs(threads),
         pool_jobs=_pool_jobs(threads, frames) if len(threads) > 1 else {},
@@ -196,7 +195,7 @@ def scan(
     exact = since is None
     origins_t = TRACKER.thread_origins
     origins_k = TRACKER.task_origins
-    frames = sys._current_frames()
+    frames = thread_frames()
     threads = threading.enumerate()
     found: list[Leak] = []
 
@@ -314,13 +313,13 @@ def _unlisted_threads(
         return []  # the common case: no schedule, no second look
     for delay in backoff(_SETTLE):
         time.sleep(delay)
-        frames = sys._current_frames()
+        frames = thread_frames()
         unmanaged, native = _unlisted_now(
             since, options.check_native, threading.enumerate(), frames
         )
         if not unmanaged and not native:
             break
-    frames = sys._current_frames()
+    frames = thread_frames()
     leaks = [describe_unmanaged_thread(ident, frames) for ident in unmanaged if ident in frames]
     # A _thread thread is new in /proc too, and we cannot map its ident to its
     # OS id: let each unmanaged Python thread account for one unnamed OS
