@@ -95,7 +95,7 @@ def item_settings(item: object, base: Options) -> tuple[bool, Options]:
 
 @dataclass(slots=True)
 class _TestState:
-    """What one test's check needs between its setup and its teardown report."""
+    """What one test's check needs between its setup and its verdict."""
 
     owner: Owner
     options: Options
@@ -235,18 +235,41 @@ class LeakcheckSession:
     def pytest_runtest_teardown(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, None, None]:
+        """The verdict, once every finalizer has run; a leak fails the teardown.
+
+        The failure is raised here, as any failing finalizer's would be, so
+        pytest builds the teardown report from it (no report wrapper, which
+        would cost a call on every phase of every test).
+        """
         TRACKER.phase = "teardown"
         state = item.stash.get(_STATE, None)
         self._current = state
         try:
-            return (yield)
-        finally:
-            self._current = None
-            TRACKER.phase = None
-            if state is not None:
-                TRACKER.pop_owner(state.owner)
-                if not self._in_child():
-                    self._verdict(item, state)
+            result = yield
+        except BaseException:
+            self._finish(item, state)
+            if state is not None and state.report and self.settings.mode == "fail":
+                # The teardown failed on its own: its error stays the report's
+                # error, and the leaks are a section of that report.
+                item.add_report_section("teardown", "leakcheck", state.report)
+            raise
+        self._finish(item, state)
+        if state is not None and state.report and self.settings.mode == "fail":
+            pytest.fail(state.report, pytrace=False)
+        return result
+
+    def _finish(self, item: pytest.Item, state: _TestState | None) -> None:
+        self._current = None
+        TRACKER.phase = None
+        if state is None:
+            return
+        # pytest keeps every item (and its stash) to the end of the session:
+        # 2,000 states left there made each full garbage collection walk
+        # 8,000 more objects.
+        del item.stash[_STATE]
+        TRACKER.pop_owner(state.owner)
+        if not self._in_child():
+            self._verdict(item, state)
 
     def _verdict(self, item: pytest.Item, state: _TestState) -> None:
         with self._guard(item.nodeid):
@@ -270,29 +293,6 @@ class LeakcheckSession:
     def _record(self, who: str, leaks: list[Leak]) -> None:
         self.leaky.append((who, Counter(leak.kind for leak in leaks)))
         self.findings.extend({"test": who, **leak.to_dict()} for leak in leaks)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when != "teardown":
-            return report
-        state = item.stash.get(_STATE, None)
-        if state is None:
-            return report
-        # The teardown report is the state's last reader. pytest keeps every
-        # item (and its stash) to the end of the session: 2,000 states left
-        # there made each full garbage collection walk 8,000 more objects.
-        del item.stash[_STATE]
-        if self.settings.mode != "fail" or not state.report:
-            return report
-        if report.passed:
-            report.outcome = "failed"
-            report.longrepr = state.report
-        else:
-            report.sections.append(("leakcheck", state.report))
-        return report
 
     # -- summary ----------------------------------------------------------------
 

@@ -33,6 +33,44 @@ def test_thread_blocked_on_event_fails_with_name_stack_and_start_site(run_leakch
     )
 
 
+def test_short_summary_names_the_leak(run_leakcheck):
+    result = run_leakcheck(BLOCKED_THREAD, "-rE")
+    result.stdout.fnmatch_lines(
+        ["ERROR test_inner.py::test_leaks_a_thread - *leakcheck: this test left*"]
+    )
+
+
+def test_a_failing_finalizer_keeps_its_error_and_the_leak_is_a_section(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import threading
+
+        import pytest
+
+        @pytest.fixture
+        def broken():
+            yield
+            raise RuntimeError("finalizer broke")
+
+        def test_leaks_and_breaks(broken):
+            event = threading.Event()
+            threading.Thread(target=event.wait, name="parked", daemon=True).start()
+        """,
+        "-rE",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks_and_breaks*",
+            "E       RuntimeError: finalizer broke",
+            "*Captured leakcheck teardown*",
+            "leakcheck: this test left 1 thread behind",
+            "*thread 'parked'*",
+            "ERROR test_inner.py::test_leaks_and_breaks - RuntimeError: finalizer broke",
+        ]
+    )
+
+
 def test_thread_that_exits_shortly_after_the_test_passes(run_leakcheck):
     # The thread outlives the test body by ~50 ms: within the grace period.
     result = run_leakcheck(
