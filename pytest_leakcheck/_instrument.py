@@ -110,6 +110,11 @@ class Tracker:
         self.errors: list[str] = []
         self._strange_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self.reap_seq = 0
+        #: id() of the loop a runner has just reaped, and the tasks created
+        #: since (a runner's shutdown makes a few): if those are done when that
+        #: loop is closed, close() need not list its tasks again
+        self._runner_reaped: int | None = None
+        self._after_reap: list[Any] = []
         self._installs = 0
         self._library_user = False
         self._undo: list[Callable[[], None]] = []
@@ -186,6 +191,20 @@ class Tracker:
                 self.reaped.append(reaped)
             if len(self.reaped) > self.REAPED_KEPT:
                 del self.reaped[: len(self.reaped) - self.REAPED_KEPT]
+
+    def _note_after_reap(self, task: Any) -> None:
+        self._after_reap.append(task)
+        if len(self._after_reap) > 64:  # that loop is not being closed: stop tracking
+            self._runner_reaped = None
+            self._after_reap.clear()
+
+    def _reaped_by_runner(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Did a runner just reap *loop*, leaving nothing pending since?
+
+        Listing a loop's tasks walks every task of the process, and a runner
+        closes a loop per test right after reaping it.
+        """
+        return self._runner_reaped == id(loop) and all(t.done() for t in self._after_reap)
 
     def add_reaped(self, build: Callable[[int], ReapedTask]) -> None:
         """Record one reaped task built by *build* from its sequence number (trio)."""
@@ -274,6 +293,8 @@ class Tracker:
             try:
                 if loop not in tracker.loops:  # a membership test allocates nothing
                     tracker.loops.add(loop)
+                if tracker._runner_reaped is not None:
+                    tracker._note_after_reap(task)
                 tracker.task_origins[task] = tracker.current_origin(skip=1)
             except Exception:  # bookkeeping must never break task creation
                 pass
@@ -284,8 +305,10 @@ class Tracker:
                 reap = not loop.is_closed() and not loop.is_running()
             except Exception:  # a loop in a strange state: let close() itself decide
                 reap = False
-            if reap:
+            if reap and not tracker._reaped_by_runner(loop):
                 tracker.record_reaped(loop, "abandoned when its event loop was closed")
+            tracker._runner_reaped = None
+            tracker._after_reap.clear()
             original_close(loop)
             # Only open loops can hold stragglers: a closed one would stay in
             # the registry until collected, and be looked at on every check.
@@ -333,6 +356,7 @@ class Tracker:
         def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
             tracker.record_reaped(loop, "cancelled by the event-loop runner at loop shutdown")
             original(loop)
+            tracker._runner_reaped = id(loop)
 
         self._replace(module, "_cancel_all_tasks", _cancel_all_tasks)
 

@@ -36,6 +36,42 @@ def test_task_reaped_by_asyncio_run_is_reported_with_its_await_chain(run_leakche
     )
 
 
+def test_task_started_while_the_runner_shuts_down_is_reported(run_leakcheck):
+    # asyncio.run() reaps the loop's tasks, then finalizes async generators:
+    # a task started by a generator's cleanup there is still pending when the
+    # loop closes, after the runner's own reaping.
+    result = run_leakcheck(
+        """
+        import asyncio
+
+        KEEP = []
+
+        async def ticker():
+            try:
+                while True:
+                    yield 1
+            finally:
+                gate = asyncio.Event()
+                KEEP.append(asyncio.get_running_loop().create_task(gate.wait(), name="late"))
+
+        def test_leaves_a_generator_open():
+            async def main():
+                gen = ticker()
+                await gen.__anext__()
+                KEEP.append(gen)  # still open when the runner shuts down
+            asyncio.run(main())
+        """
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "leakcheck: this test left 1 reaped task behind",
+            "*'late'*",
+            "*note: still pending when its loop shut down: abandoned when its event loop was clo*",
+        ]
+    )
+
+
 def test_task_leaked_under_pytest_asyncio_is_reported(run_leakcheck):
     result = run_leakcheck(
         """
