@@ -28,7 +28,6 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -68,7 +67,7 @@ class _Recorder:
                 stack = list(origin.stack)
                 while stack and stack[-1].module.startswith(_TRIO_CORE):
                     stack.pop()
-                origin = replace(origin, stack=tuple(stack))
+                origin = origin._replace(stack=tuple(stack))
             _ORIGINS[task] = origin
 
     def task_exited(self, task: Any) -> None:
