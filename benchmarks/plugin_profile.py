@@ -36,10 +36,9 @@ BUCKETS: dict[str, list[tuple[str, str]]] = {
     "  of which: OS thread count (both)": [("_os_threads.py", "os_thread_ids")],
     "origin capture (Thread.start, create_task)": [("_instrument.py", "current_origin")],
     "reaped-task recording (loop shutdown)": [("_instrument.py", "record_reaped")],
-    "all hook wrappers (setup/teardown/report)": [
+    "both hook wrappers (setup/teardown)": [
         ("_session.py", "pytest_runtest_setup"),
         ("_session.py", "pytest_runtest_teardown"),
-        ("_session.py", "pytest_runtest_makereport"),
     ],
 }
 
@@ -63,7 +62,7 @@ def profile_suite(root: Path, suite: Suite, count: int) -> dict[str, float]:
     totals["(whole profiled run)"] = wall
     # snapshot and verdict run inside the hook wrappers; captures and reaping in the test
     own = (
-        totals["all hook wrappers (setup/teardown/report)"]
+        totals["both hook wrappers (setup/teardown)"]
         + totals["origin capture (Thread.start, create_task)"]
         + totals["reaped-task recording (loop shutdown)"]
     )
