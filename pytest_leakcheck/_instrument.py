@@ -139,7 +139,7 @@ class Tracker:
             index = len(self._owners) - 1 - self._owners[::-1].index(owner)
             del self._owners[index:]
 
-    def current_origin(self, skip: int) -> Origin:
+    def current_origin(self, skip: int, stack: bool = True) -> Origin:
         """The origin of something being started right now, by this thread.
 
         Started from the thread that drives the tests, it belongs to the
@@ -155,8 +155,8 @@ class Tracker:
             parent = self.thread_origins.get(current)
             if parent is not None:
                 owner, phase = parent.owner, parent.phase
-        stack = capture_stack(skip + 1) if self.capture_stacks else None
-        return Origin(stack, phase, owner, current.name)
+        frames = capture_stack(skip + 1) if stack and self.capture_stacks else None
+        return Origin(frames, phase, owner, current.name)
 
     # -- reaped tasks -----------------------------------------------------------
 
@@ -297,7 +297,11 @@ class Tracker:
                     tracker.loops.add(loop)
                 if tracker._runner_reaped is not None:
                     tracker._note_after_reap(task)
-                tracker.task_origins[task] = tracker.current_origin(skip=1)
+                coro = args[0] if args else kwargs.get("coro")
+                # A runner's own shutdown steps: where they start says nothing,
+                # and they start deep in the runner (the longest walks there are).
+                own = getattr(coro, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
+                tracker.task_origins[task] = tracker.current_origin(skip=1, stack=not own)
             except Exception:  # bookkeeping must never break task creation
                 pass
             return task
@@ -421,6 +425,11 @@ def _weakset_snapshot(ws: Any) -> list[Any]:
             continue
     return []
 
+
+#: Coroutines an event-loop runner starts as tasks while it closes a loop.
+_RUNNER_SHUTDOWN_STEPS = frozenset(
+    {"BaseEventLoop.shutdown_asyncgens", "BaseEventLoop.shutdown_default_executor"}
+)
 
 #: Modules holding a ``_cancel_all_tasks(loop)`` that a runner calls at close.
 _RUNNER_MODULES = (

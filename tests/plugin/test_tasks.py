@@ -80,9 +80,11 @@ def test_task_leaked_under_pytest_asyncio_is_reported(run_leakcheck):
         async def forever():
             await asyncio.Event().wait()
 
+        KEEP = []  # a pending task nobody references may be garbage-collected first
+
         @pytest.mark.asyncio
         async def test_leaks_a_task():
-            asyncio.create_task(forever(), name="background")
+            KEEP.append(asyncio.create_task(forever(), name="background"))
             await asyncio.sleep(0)
 
         @pytest.mark.asyncio
@@ -115,9 +117,11 @@ def test_task_leaked_under_anyio_asyncio_backend_is_reported(run_leakcheck):
         async def forever():
             await asyncio.Event().wait()
 
+        KEEP = []  # a pending task nobody references may be garbage-collected first
+
         @pytest.mark.anyio
         async def test_leaks_a_task():
-            asyncio.create_task(forever(), name="anyio-leak")
+            KEEP.append(asyncio.create_task(forever(), name="anyio-leak"))
             await asyncio.sleep(0)
 
         @pytest.mark.anyio
