@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUITES", "Suite", "pytest_command", "pytest_env", "write_suite"]
+__all__ = ["SUITES", "Suite", "outcome", "pytest_command", "pytest_env", "write_suite"]
 
 HERE = Path(__file__).resolve().parent
 # pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
@@ -97,6 +98,16 @@ def pytest_command(args: Sequence[str], python_args: Sequence[str] = ()) -> list
     (*python_args* go to the interpreter: a profiler's ``-m cProfile ...``)."""
     cmd = [sys.executable, *python_args, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     return [*cmd, *_NO_PLUGINS, *args]
+
+
+_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
+
+
+def outcome(stdout: str) -> str:
+    """pytest's final counts ("2000 passed"), or the tail of its output when it printed none."""
+    lines = stdout.strip().splitlines()
+    counts = _COUNTS.findall(lines[-1]) if lines else []
+    return ", ".join(f"{n} {kind}" for n, kind in counts) or stdout[-200:] or "no output"
 
 
 def pytest_env(extra: dict[str, str]) -> dict[str, str]:

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _suites import SUITES, Suite, pytest_command, pytest_env, write_suite
+from _suites import SUITES, Suite, outcome, pytest_command, pytest_env, write_suite
 
 CONFIGS: dict[str, list[str]] = {
     "plain": [],
@@ -40,7 +40,6 @@ CONFIGS: dict[str, list[str]] = {
     "--threadleak": ["--threadleak"],
 }
 _TOTALS = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
-_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 
 
 def count_instructions(folder: Path, args: list[str], out: Path) -> tuple[int, str]:
@@ -58,9 +57,7 @@ def count_instructions(folder: Path, args: list[str], out: Path) -> tuple[int, s
     found = _TOTALS.search(out.read_text()) if out.exists() else None
     if found is None:
         raise RuntimeError(f"callgrind gave no total for {args}: {proc.stderr[-500:]}")
-    lines = proc.stdout.strip().splitlines()
-    outcome = ", ".join(f"{n} {k}" for n, k in _COUNTS.findall(lines[-1] if lines else ""))
-    return int(found.group(1)), outcome or "no outcome"
+    return int(found.group(1)), outcome(proc.stdout)
 
 
 def measure(root: Path, suite: Suite, count: int, jobs: int) -> dict[str, tuple[int, str]]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _suites import SUITES, Suite, pytest_command, pytest_env, write_suite
+from _suites import SUITES, Suite, outcome, pytest_command, pytest_env, write_suite
 
 CONFIGS: dict[str, tuple[list[str], dict[str, str]]] = {
     "plain": ([], {}),
@@ -49,7 +49,6 @@ PYLEAK: tuple[str, tuple[list[str], dict[str, str]]] = (
 )
 
 
-_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 _LOOP = re.compile(r"LOOP-CPU-SECONDS ([\d.]+)")
 
 
@@ -116,10 +115,8 @@ def run_pytest(
     cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
-    counts = {kind: int(n) for n, kind in _COUNTS.findall(proc.stdout.splitlines()[-1])}
-    outcome = ", ".join(f"{n} {k}" for k, n in counts.items()) or proc.stdout[-200:]
     loop = _LOOP.search(proc.stderr)
-    return wall, cpu, float(loop.group(1)) if loop else float("nan"), outcome
+    return wall, cpu, float(loop.group(1)) if loop else float("nan"), outcome(proc.stdout)
 
 
 def bench_suite(

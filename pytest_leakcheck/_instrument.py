@@ -197,16 +197,22 @@ class Tracker:
     def _note_after_reap(self, task: Any) -> None:
         self._after_reap.append(task)
         if len(self._after_reap) > 64:  # that loop is not being closed: stop tracking
-            self._runner_reaped = None
-            self._after_reap.clear()
+            self._forget_runner_reap()
+
+    def _forget_runner_reap(self) -> None:
+        self._runner_reaped = None
+        self._after_reap.clear()
 
     def _reaped_by_runner(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Did a runner just reap *loop*, leaving nothing pending since?
+        """Did a runner just reap *loop*, leaving nothing pending since? (Asked
+        once, as *loop* closes: the mark is forgotten.)
 
         Listing a loop's tasks walks every task of the process, and a runner
         closes a loop per test right after reaping it.
         """
-        return self._runner_reaped == id(loop) and all(t.done() for t in self._after_reap)
+        reaped = self._runner_reaped == id(loop) and all(t.done() for t in self._after_reap)
+        self._forget_runner_reap()
+        return reaped
 
     def add_reaped(self, build: Callable[[int], ReapedTask]) -> None:
         """Record one reaped task built by *build* from its sequence number (trio)."""
@@ -311,10 +317,8 @@ class Tracker:
                 reap = not loop.is_closed() and not loop.is_running()
             except Exception:  # a loop in a strange state: let close() itself decide
                 reap = False
-            if reap and not tracker._reaped_by_runner(loop):
+            if not tracker._reaped_by_runner(loop) and reap:
                 tracker.record_reaped(loop, "abandoned when its event loop was closed")
-            tracker._runner_reaped = None
-            tracker._after_reap.clear()
             original_close(loop)
             # Only open loops can hold stragglers: a closed one would stay in
             # the registry until collected, and be looked at on every check.

@@ -99,8 +99,6 @@ def only_python_threads(frames: dict[int, Any], threads: list[threading.Thread])
         return None
     if count != len(frames) or count != len(threads):
         return False
-    if count == 1:  # a sync suite: just the main thread
-        return threads[0].ident in frames and threads[0].native_id is not None
     return all(t.ident in frames and t.native_id is not None for t in threads)
 
 

@@ -247,29 +247,32 @@ class LeakcheckSession:
         try:
             result = yield
         except BaseException:
-            self._finish(item, state)
-            if state is not None and state.report and self.settings.mode == "fail":
+            failure = self._finish(item, state)
+            if failure:
                 # The teardown failed on its own: its error stays the report's
                 # error, and the leaks are a section of that report.
-                item.add_report_section("teardown", "leakcheck", state.report)
+                item.add_report_section("teardown", "leakcheck", failure)
             raise
-        self._finish(item, state)
-        if state is not None and state.report and self.settings.mode == "fail":
-            pytest.fail(state.report, pytrace=False)
+        failure = self._finish(item, state)
+        if failure:
+            pytest.fail(failure, pytrace=False)
         return result
 
-    def _finish(self, item: pytest.Item, state: _TestState | None) -> None:
+    def _finish(self, item: pytest.Item, state: _TestState | None) -> str:
+        """End the test's check; the leak report to fail its teardown with, or ""."""
         self._current = None
         TRACKER.phase = None
         if state is None:
-            return
+            return ""
         # pytest keeps every item (and its stash) to the end of the session:
         # 2,000 states left there made each full garbage collection walk
         # 8,000 more objects.
         del item.stash[_STATE]
         TRACKER.pop_owner(state.owner)
-        if not self._in_child():
-            self._verdict(item, state)
+        if self._in_child():
+            return ""
+        self._verdict(item, state)
+        return state.report if self.settings.mode == "fail" else ""
 
     def _verdict(self, item: pytest.Item, state: _TestState) -> None:
         with self._guard(item.nodeid):
