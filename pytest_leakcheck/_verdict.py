@@ -13,12 +13,12 @@ actually finish during the grace).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import time
 from collections.abc import Generator
 from dataclasses import replace
-
-import anyio
 
 from ._instrument import Owner
 from ._leaks import Leak
@@ -85,6 +85,19 @@ def find_leaks(
         return done.value  # type: ignore[no-any-return]
 
 
+async def _sleep(seconds: float) -> None:
+    """Sleep on whichever event loop runs us, without importing one we don't need."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        trio = sys.modules.get("trio")
+        if trio is None:
+            raise RuntimeError("find_leaks_async() needs a running asyncio or trio loop") from None
+        await trio.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
+
 async def find_leaks_async(
     since: Snapshot | None,
     *,
@@ -98,6 +111,6 @@ async def find_leaks_async(
         return steps
     try:
         while True:
-            await anyio.sleep(next(steps))
+            await _sleep(next(steps))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]

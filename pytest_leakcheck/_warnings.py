@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 __all__ = ["LeakWarning", "LeakcheckInternalWarning"]
 
 
-class LeakWarning(pytest.PytestWarning):
+class LeakWarning(UserWarning):
     """A test left threads or tasks behind (``--leakcheck-mode=warn``)."""
 
 
-class LeakcheckInternalWarning(pytest.PytestWarning):
+class LeakcheckInternalWarning(UserWarning):
     """pytest-leakcheck itself failed while checking a test; the test's verdict stands."""

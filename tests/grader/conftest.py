@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fetcher.grader import Grade, SubmissionError, grade_many
+from leakcheck_kata import Grade, SubmissionError, grade_many
 
 collect_ignore_glob = ["submissions/*"]
 

@@ -1,6 +1,6 @@
 """``leakcheck-kata`` end to end: exit status, output, and clear one-line refusals.
 
-Run as a real process (``python -m fetcher.grader.cli``), so "never our
+Run as a real process (``python -m leakcheck_kata.cli``), so "never our
 traceback" is checked on what a user actually sees.
 """
 
@@ -17,7 +17,7 @@ from .conftest import SUBMISSIONS
 
 
 def kata(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fetcher.grader.cli", *args],
+    return subprocess.run([sys.executable, "-m", "leakcheck_kata.cli", *args],
                           capture_output=True, text=True, timeout=240, cwd=cwd)
 
 

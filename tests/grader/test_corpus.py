@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fetcher.grader import Grade
+from leakcheck_kata import Grade
 
 from .conftest import corpus, expectation
 
@@ -26,7 +26,7 @@ CASES += [pytest.param(name, "trio", id=f"{name}-trio") for name in TRIO_SAMPLE]
 
 
 def _show(grade: Grade) -> str:
-    from fetcher.grader.report import render_text
+    from leakcheck_kata.report import render_text
 
     return render_text(grade)
 

@@ -1,4 +1,4 @@
-"""The pytest entry: ``-p fetcher.grader.pytest_plugin --kata=TARGET`` adds kata[C1..C9]."""
+"""The pytest entry: ``-p leakcheck_kata.pytest_plugin --kata=TARGET`` adds kata[C1..C9]."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from .conftest import SUBMISSIONS
 
-PLUGIN = ("-p", "fetcher.grader.pytest_plugin", "-p", "no:cacheprovider")
+PLUGIN = ("-p", "leakcheck_kata.pytest_plugin", "-p", "no:cacheprovider")
 
 
 def test_one_item_per_criterion_with_the_verdict(pytester: pytest.Pytester) -> None:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from fetcher.grader.catalog import CRITERIA, select
-from fetcher.grader.model import Grade, Verdict
-from fetcher.grader.report import render_json, render_text
+from leakcheck_kata.catalog import CRITERIA, select
+from leakcheck_kata.model import Grade, Verdict
+from leakcheck_kata.report import render_json, render_text
 
 
 def test_the_nine_public_criteria() -> None:
@@ -62,8 +62,8 @@ def test_json_report() -> None:
 def test_a_timing_failure_during_a_machine_stall_is_measured_again() -> None:
     import anyio
 
-    from fetcher.grader import criteria
-    from fetcher.grader.stalls import HEARTBEAT, Heartbeat
+    from leakcheck_kata import criteria
+    from leakcheck_kata.stalls import HEARTBEAT, Heartbeat
 
     calls: list[int] = []
 

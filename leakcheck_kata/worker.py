@@ -1,6 +1,6 @@
 """The process that grades one criterion (or only checks that a submission loads).
 
-Run as ``python -m fetcher.grader.worker``. It writes its verdict as JSON to
+Run as ``python -m leakcheck_kata.worker``. It writes its verdict as JSON to
 the ``--out`` file and leaves with ``os._exit``: the submission may have left
 non-daemon threads or a half-closed event loop behind, and none of that may
 keep this process alive once the verdict is written. A watchdog thread writes
@@ -155,7 +155,7 @@ def check_loads(target: str | None, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the worker process (not a user-facing command)."""
-    parser = argparse.ArgumentParser(prog="python -m fetcher.grader.worker")
+    parser = argparse.ArgumentParser(prog="python -m leakcheck_kata.worker")
     parser.add_argument("--target", default=None)
     parser.add_argument("--criterion", default=None)
     parser.add_argument("--backend", default="asyncio")

@@ -1,10 +1,10 @@
 """Grade a kata 17 submission inside a pytest run: one test item per criterion.
 
-Enable it with ``-p fetcher.grader.pytest_plugin`` (or ``pytest_plugins`` in a
+Enable it with ``-p leakcheck_kata.pytest_plugin`` (or ``pytest_plugins`` in a
 conftest) and name the submission::
 
-    pytest -p fetcher.grader.pytest_plugin --kata=my_fetcher.py
-    pytest -p fetcher.grader.pytest_plugin --kata=fetcher:DataFetcher --kata-backend=trio
+    pytest -p leakcheck_kata.pytest_plugin --kata=my_fetcher.py
+    pytest -p leakcheck_kata.pytest_plugin --kata=fetcher:DataFetcher --kata-backend=trio
 
 It adds the items ``kata[C1]`` ... ``kata[C9]`` after whatever else was
 collected (select them alone with ``-k kata``). A failing item shows the same
@@ -29,7 +29,7 @@ _GRADE = pytest.StashKey[Grade | SubmissionError]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--kata=TARGET``, ``--kata-backend``, ``--kata-only``."""
-    group = parser.getgroup("kata", "kata 17 grader (fetcher.grader)")
+    group = parser.getgroup("kata", "kata 17 grader (leakcheck_kata)")
     group.addoption("--kata", metavar="TARGET", default=None,
                     help="grade this submission: a .py file or package.module[:DataFetcher] "
                          "(fetcher:DataFetcher is the bundled reference)")

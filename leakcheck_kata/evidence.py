@@ -3,7 +3,7 @@
 The plugin's library API does the work (threads, asyncio tasks on any loop,
 trio task trees, where each was started); :func:`_library_check` is the only
 place that calls it. The grader's own tasks are named ``kata-grader ...`` (and
-the worker's main task runs :func:`fetcher.grader.worker.kata_grader_main`)
+the worker's main task runs :func:`leakcheck_kata.worker.kata_grader_main`)
 so they can be left out by name: they are not the submission's.
 """
 

@@ -1,7 +1,7 @@
 """Kata 17 grader: grade a DataFetcher submission against the nine public criteria.
 
 ``leakcheck-kata [TARGET]`` on the command line (see :mod:`.cli`), or
-``pytest -p fetcher.grader.pytest_plugin --kata=TARGET`` inside a test suite
+``pytest -p leakcheck_kata.pytest_plugin --kata=TARGET`` inside a test suite
 (see :mod:`.pytest_plugin`); :func:`grade` is what both call.
 """
 

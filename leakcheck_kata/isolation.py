@@ -54,7 +54,7 @@ class _Job:
 
 def _command(target: str | None, out: Path, criterion: str | None, backend: str,
              limit: float) -> list[str]:
-    cmd = [sys.executable, "-m", "fetcher.grader.worker", "--out", str(out),
+    cmd = [sys.executable, "-m", "leakcheck_kata.worker", "--out", str(out),
            "--backend", backend, "--limit", str(limit)]
     if target is not None:
         cmd += ["--target", target]
