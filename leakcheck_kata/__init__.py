@@ -16,12 +16,25 @@ from .model import Criterion, Grade, SubmissionError, Verdict
 
 BACKENDS = ("asyncio", "trio")
 
-__all__ = ["BACKENDS", "CRITERIA", "Criterion", "Grade", "SubmissionError", "Verdict", "grade",
-           "grade_many"]
+__all__ = [
+    "BACKENDS",
+    "CRITERIA",
+    "Criterion",
+    "Grade",
+    "SubmissionError",
+    "Verdict",
+    "grade",
+    "grade_many",
+]
 
 
-def grade(target: str | None = None, *, backend: str = "asyncio", only: str | None = None,
-          limit: float | None = None) -> Grade:
+def grade(
+    target: str | None = None,
+    *,
+    backend: str = "asyncio",
+    only: str | None = None,
+    limit: float | None = None,
+) -> Grade:
     """Grade *target* (None: the bundled reference); raise SubmissionError if it cannot load.
 
     *only* is ``"C5,C7"``-style; *limit* overrides every criterion's hard time limit.
@@ -32,8 +45,9 @@ def grade(target: str | None = None, *, backend: str = "asyncio", only: str | No
     return outcome
 
 
-def grade_many(requests: list[tuple[str | None, str, str | None, float | None]],
-               parallel: int = PARALLEL) -> list[Grade | SubmissionError]:
+def grade_many(
+    requests: list[tuple[str | None, str, str | None, float | None]], parallel: int = PARALLEL
+) -> list[Grade | SubmissionError]:
     """Grade several ``(target, backend, only, limit)`` at once, sharing the process slots.
 
     For course tooling (and the grader's own tests) grading many files: the
@@ -47,6 +61,9 @@ def grade_many(requests: list[tuple[str | None, str, str | None, float | None]],
         batch.append(Request(target, tuple(select(only)), backend, limit))
     outcomes = run(batch, parallel)
     took = time.monotonic() - started
-    return [out if isinstance(out, SubmissionError)
-            else Grade(describe(req.target), req.backend, out, took)
-            for req, out in zip(batch, outcomes, strict=True)]
+    return [
+        out
+        if isinstance(out, SubmissionError)
+        else Grade(describe(req.target), req.backend, out, took)
+        for req, out in zip(batch, outcomes, strict=True)
+    ]

@@ -24,27 +24,40 @@ EXIT_PASS, EXIT_FAIL, EXIT_UNGRADABLE = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     table = "\n".join(
-        textwrap.fill(c.pass_iff, 100, initial_indent=f"  {c.id}  {c.name:<28} ",
-                      subsequent_indent=" " * 35)
-        for c in CRITERIA)
+        textwrap.fill(
+            c.pass_iff, 100, initial_indent=f"  {c.id}  {c.name:<28} ", subsequent_indent=" " * 35
+        )
+        for c in CRITERIA
+    )
     parser = argparse.ArgumentParser(
         prog="leakcheck-kata",
         description="Grade a kata 17 DataFetcher submission, criterion by criterion.",
         epilog=f"criteria:\n{table}\n\nexit status: 0 all passed, 1 some failed, "
-               "2 the submission cannot be graded",
+        "2 the submission cannot be graded",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", nargs="?", default=None,
-                        help="a .py file or package.module[:DataFetcher] "
-                             "(default: the bundled reference fetcher.DataFetcher)")
-    parser.add_argument("--backend", choices=BACKENDS, default="asyncio",
-                        help="anyio backend to run on (default: asyncio)")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        default=None,
+        help="a .py file or package.module[:DataFetcher] "
+        "(default: the bundled reference fetcher.DataFetcher)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="asyncio",
+        help="anyio backend to run on (default: asyncio)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--only", metavar="C5,C7", default=None,
-                        help="grade only these criteria")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="hard time limit per criterion process (default: per criterion, "
-                             "20-30 s)")
+    parser.add_argument("--only", metavar="C5,C7", default=None, help="grade only these criteria")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="hard time limit per criterion process (default: per criterion, 20-30 s)",
+    )
     return parser
 
 

@@ -137,8 +137,10 @@ def check_multiset(label: str, got: list[Any], urls: list[str]) -> None:
 
 
 def _urls(counts: Counter[str]) -> str:
-    shown = [f"{u.rsplit('/', 1)[-1]} x{n}" if n > 1 else u.rsplit("/", 1)[-1]
-             for u, n in list(counts.items())[:6]]
+    shown = [
+        f"{u.rsplit('/', 1)[-1]} x{n}" if n > 1 else u.rsplit("/", 1)[-1]
+        for u, n in list(counts.items())[:6]
+    ]
     more = " ..." if len(counts) > 6 else ""
     return ", ".join(shown) + more
 
@@ -152,9 +154,14 @@ def is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, anyio.get_cancelled_exc_class())
 
 
-async def collect(ctx: Context, label: str, urls: Iterable[str], *,
-                  client: httpx.AsyncClient | None = None,
-                  max_concurrency: int | None = None) -> list[Any]:
+async def collect(
+    ctx: Context,
+    label: str,
+    urls: Iterable[str],
+    *,
+    client: httpx.AsyncClient | None = None,
+    max_concurrency: int | None = None,
+) -> list[Any]:
     """Run the block to the end and return every Result; anything raised is a failure."""
     got: list[Any] = []
     with anyio.move_on_after(GUARD) as guard:
@@ -167,8 +174,9 @@ async def collect(ctx: Context, label: str, urls: Iterable[str], *,
                 raise
             raise Failed(f"{label}: {describe(exc)} raised out of the block", trace(exc)) from None
     if guard.cancelled_caught:
-        raise Failed(f"{label}: the block did not finish within {GUARD:.0f} s "
-                     f"({len(got)} Results received)")
+        raise Failed(
+            f"{label}: the block did not finish within {GUARD:.0f} s ({len(got)} Results received)"
+        )
     return got
 
 
@@ -218,8 +226,10 @@ async def measured(ctx: Context, label: str, attempt: Callable[[], Awaitable[T]]
             stall = HEARTBEAT.worst_stall(started, now())
             if not failure.timing or not stall or retry == RETRIES:
                 raise
-            ctx.notes.append(f"{label}: measured again: the machine stalled the grader for "
-                             f"{stall * 1000:.0f} ms during the first measurement")
+            ctx.notes.append(
+                f"{label}: measured again: the machine stalled the grader for "
+                f"{stall * 1000:.0f} ms during the first measurement"
+            )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -274,8 +284,11 @@ async def c2_streaming(ctx: Context) -> str:
     if first_at is None:
         raise Failed("no Result arrived")
     if not slow_in_flight:
-        raise Failed(f"the first Result arrived after {first_at:.2f} s, when the slow (1 s) "
-                     "fetch was not in flight: results are batched, not streamed", timing=True)
+        raise Failed(
+            f"the first Result arrived after {first_at:.2f} s, when the slow (1 s) "
+            "fetch was not in flight: results are batched, not streamed",
+            timing=True,
+        )
     return f"first Result after {first_at:.3f} s, while the slow fetch was in flight"
 
 
@@ -284,8 +297,10 @@ async def c2_streaming(ctx: Context) -> str:
 
 async def c3_errors(ctx: Context) -> str:
     """Failures of one URL are that URL's Result, never an exception out of the block."""
-    for label, own_client, limit in (("given client, no limit", True, None),
-                                     ("client=None, max_concurrency=2", False, 2)):
+    for label, own_client, limit in (
+        ("given client, no limit", True, None),
+        ("client=None, max_concurrency=2", False, 2),
+    ):
         web = MockWeb()
         with web:
             kinds = {
@@ -313,21 +328,27 @@ def _check_error_result(label: str, result: Any, kind: Any) -> None:
     name = str(url).rsplit("/", 1)[-1]
     if kind == "ok":
         if error is not None or body != body_of(str(url)):
-            raise Failed(f"{label}: sibling {name} was affected: body={body!r:.40}, "
-                         f"error={error!r:.80}", _error_trace(error) if error else "")
+            raise Failed(
+                f"{label}: sibling {name} was affected: body={body!r:.40}, error={error!r:.80}",
+                _error_trace(error) if error else "",
+            )
         return
     if body is not None:
         raise Failed(f"{label}: {name} failed but its body is {body!r:.40}, not None")
     if isinstance(kind, int):
         status = getattr(getattr(error, "response", None), "status_code", None)
         if not isinstance(error, httpx.HTTPStatusError) or status != kind:
-            raise Failed(f"{label}: {name} (status {kind}) has error {error!r:.100}, expected "
-                         f"httpx.HTTPStatusError with status {kind}",
-                         _error_trace(error) if error else "")
+            raise Failed(
+                f"{label}: {name} (status {kind}) has error {error!r:.100}, expected "
+                f"httpx.HTTPStatusError with status {kind}",
+                _error_trace(error) if error else "",
+            )
         return
     if not isinstance(error, kind):
-        raise Failed(f"{label}: {name} has error {error!r:.100}, expected httpx.{kind.__name__}",
-                     _error_trace(error) if error else "")
+        raise Failed(
+            f"{label}: {name} has error {error!r:.100}, expected httpx.{kind.__name__}",
+            _error_trace(error) if error else "",
+        )
 
 
 # ---------------------------------------------------------------- C4
@@ -351,9 +372,11 @@ async def c4_bounded(ctx: Context) -> str:
         if web.peak > want:
             raise Failed(f"{label}: {web.peak} requests in flight at once, more than {want}")
         if web.peak < want:
-            raise Failed(f"{label}: peak in flight was {web.peak}, the bound {want} was never "
-                         f"reached ({count} URLs; each request waited up to {HOLD} s for "
-                         f"{want} in flight)")
+            raise Failed(
+                f"{label}: peak in flight was {web.peak}, the bound {want} was never "
+                f"reached ({count} URLs; each request waited up to {HOLD} s for "
+                f"{want} in flight)"
+            )
         peaks.append(f"k={limit}: {web.peak}")
     return "peak in flight " + ", ".join(peaks)
 
@@ -370,10 +393,13 @@ async def c5_forgotten_sender(ctx: Context) -> str:
     after the first Result (client=None, so the fetcher's own client is closed too).
     """
     figures = []
-    for label, how, own_client in (("break", "break", True),
-                                   ("CancelScope.cancel() after the first Result", "scope", False)):
-        figures.append(await measured(
-            ctx, label, partial(_forgotten_sender, ctx, label, how, own_client)))
+    for label, how, own_client in (
+        ("break", "break", True),
+        ("CancelScope.cancel() after the first Result", "scope", False),
+    ):
+        figures.append(
+            await measured(ctx, label, partial(_forgotten_sender, ctx, label, how, own_client))
+        )
     return "__aexit__ after " + ", ".join(f"{f * 1000:.0f} ms" for f in figures) + "; clean"
 
 
@@ -411,10 +437,16 @@ async def _forgotten_sender(ctx: Context, label: str, how: str, own_client: bool
                 raise Failed(f"{label}: no Result arrived")
             took = watch.exited_at - watch.left_at
             if took > BOUND:
-                late = (f"what was still running {BOUND} s after leaving:\n{watch.late}"
-                        if watch.late else "")
-                raise Failed(f"{label}: __aexit__ returned {took:.2f} s after leaving "
-                             f"(bound {BOUND} s)", late, timing=True)
+                late = (
+                    f"what was still running {BOUND} s after leaving:\n{watch.late}"
+                    if watch.late
+                    else ""
+                )
+                raise Failed(
+                    f"{label}: __aexit__ returned {took:.2f} s after leaving (bound {BOUND} s)",
+                    late,
+                    timing=True,
+                )
             exit_.check(label, "when __aexit__ returned")
             await anyio.sleep(0.5)
             check_clean(label, probe, web, "0.5 s after __aexit__ returned")
@@ -449,8 +481,6 @@ SLOW = 1.0
 """A URL that does not finish before the cancellation under test (C6, C8, C9)."""
 
 Variant = Callable[["Scenario"], Awaitable[None]]
-
-
 
 
 def spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -592,14 +622,21 @@ def _c6_variants(ctx: Context) -> list[tuple[str, Variant, str]]:
         ("move_on_after(0.05)", _c6_move_on, "clean"),
     ]
     if ctx.asyncio:
-        deadline = "asyncio.timeout(0.05)" if sys.version_info >= (3, 11) else (
-            "asyncio.wait_for(..., 0.05)")
-        variants += [("Task.cancel() after entering", _c6_task_cancel, "cancelled"),
-                     (deadline, _c6_asyncio_timeout, "timeout")]
+        deadline = (
+            "asyncio.timeout(0.05)"
+            if sys.version_info >= (3, 11)
+            else ("asyncio.wait_for(..., 0.05)")
+        )
+        variants += [
+            ("Task.cancel() after entering", _c6_task_cancel, "cancelled"),
+            (deadline, _c6_asyncio_timeout, "timeout"),
+        ]
     else:
         ctx.trio_note()
-        variants += [("a sibling task cancels the task group", _c6_sibling, "clean"),
-                     ("fail_after(0.05)", _c6_fail_after, "timeout")]
+        variants += [
+            ("a sibling task cancels the task group", _c6_sibling, "clean"),
+            ("fail_after(0.05)", _c6_fail_after, "timeout"),
+        ]
     return variants
 
 
@@ -628,18 +665,26 @@ async def _c6_one(ctx: Context, label: str, variant: Variant, expected: str) -> 
             if isinstance(error, Failed):
                 raise error
             if error is not None:
-                raise Failed(f"{label}: raised {describe(error)} instead of ending cleanly",
-                             trace(error))
+                raise Failed(
+                    f"{label}: raised {describe(error)} instead of ending cleanly", trace(error)
+                )
             took = s.exit.at - s.cancel_at
             if s.outcome != expected:
-                raise Failed(f"{label}: ended {s.outcome!r}, expected {expected!r}"
-                             + (" (the cancellation was swallowed)" if s.outcome == "clean"
-                                else ""))
+                raise Failed(
+                    f"{label}: ended {s.outcome!r}, expected {expected!r}"
+                    + (" (the cancellation was swallowed)" if s.outcome == "clean" else "")
+                )
             if took > BOUND:
-                late = (f"what was still running {BOUND} s after the cancel:\n{s.late}"
-                        if s.late else "")
-                raise Failed(f"{label}: ended {took:.2f} s after the cancel "
-                             f"(bound {BOUND} s)", late, timing=True)
+                late = (
+                    f"what was still running {BOUND} s after the cancel:\n{s.late}"
+                    if s.late
+                    else ""
+                )
+                raise Failed(
+                    f"{label}: ended {took:.2f} s after the cancel (bound {BOUND} s)",
+                    late,
+                    timing=True,
+                )
             s.exit.check(label, "when the block was left")
             check_clean(label, s.probe, web, "after the cancelled task ended")
     return took
@@ -815,14 +860,19 @@ async def _race_asyncio(race: Race, label: str, probe: LeakProbe) -> str:
             if race.task.done():
                 break
             since = now() - (race.first_cancel_at or started)
-            if race.first_cancel_at and stalls_left and HEARTBEAT.worst_stall(
-                    race.first_cancel_at, now()):
+            if (
+                race.first_cancel_at
+                and stalls_left
+                and HEARTBEAT.worst_stall(race.first_cancel_at, now())
+            ):
                 stalls_left -= 1
                 race.first_cancel_at = now()  # the machine stalled: measure from now
                 continue
-            raise Failed(f"{label}: the consumer was still running {since:.2f} s after the "
-                         "first cancellation: it hangs instead of ending (bound 0.25 s, C6)",
-                         _stragglers(probe))
+            raise Failed(
+                f"{label}: the consumer was still running {since:.2f} s after the "
+                "first cancellation: it hangs instead of ending (bound 0.25 s, C6)",
+                _stragglers(probe),
+            )
     for helper in helpers:
         helper.cancel()  # a helper whose cancel target is already gone has nothing to do
     await asyncio.wait(helpers)
@@ -859,8 +909,10 @@ async def c8_partial(ctx: Context) -> str:
     """Results completed before a cancellation are all delivered, intact, and no others."""
     variants: list[str] = ["move_on_after(0.4)"]
     if ctx.asyncio:
-        variants += ["Task.cancel() at 0.4 s",
-                     "asyncio.timeout(0.4)" if sys.version_info >= (3, 11) else "wait_for(0.4)"]
+        variants += [
+            "Task.cancel() at 0.4 s",
+            "asyncio.timeout(0.4)" if sys.version_info >= (3, 11) else "wait_for(0.4)",
+        ]
     else:
         ctx.trio_note()
         variants += ["a sibling task cancels the task group at 0.4 s", "fail_after(0.4)"]
@@ -890,8 +942,9 @@ async def _c8_one(ctx: Context, label: str) -> None:
     check_complete(label, got, fast)
 
 
-async def _partial(ctx: Context, label: str, client: httpx.AsyncClient, urls: list[str],
-                   got: list[Any]) -> None:
+async def _partial(
+    ctx: Context, label: str, client: httpx.AsyncClient, urls: list[str], got: list[Any]
+) -> None:
     async def consume() -> None:
         async with ctx.sub.make(client).fetch(urls) as results:
             async for result in results:
@@ -940,8 +993,10 @@ class KataBodyError(Exception):
 
 async def c9_consumer_exception(ctx: Context) -> str:
     """The body's exception keeps its identity: not wrapped, not replaced, not swallowed."""
-    for label, when in (("raised after the first Result", "first"),
-                        ("raised right after entering", "enter")):
+    for label, when in (
+        ("raised after the first Result", "first"),
+        ("raised right after entering", "enter"),
+    ):
         web = MockWeb()
         with web:
             urls = [web.add(f"slow{i}", delay=SLOW) for i in range(10)]
@@ -957,13 +1012,18 @@ async def c9_consumer_exception(ctx: Context) -> str:
                 except BaseException as caught:
                     if caught is not sentinel:
                         wrapped = _contains(caught, sentinel)
-                        how = ("wrapped in " + type(caught).__name__ if wrapped
-                               else "replaced by " + describe(caught))
-                        raise Failed(f"{label}: the body's KataBodyError came out {how}",
-                                     trace(caught)) from None
+                        how = (
+                            "wrapped in " + type(caught).__name__
+                            if wrapped
+                            else "replaced by " + describe(caught)
+                        )
+                        raise Failed(
+                            f"{label}: the body's KataBodyError came out {how}", trace(caught)
+                        ) from None
                 else:
-                    raise Failed(f"{label}: the body's exception was swallowed "
-                                 "(the block exited normally)")
+                    raise Failed(
+                        f"{label}: the body's exception was swallowed (the block exited normally)"
+                    )
     return "the body's exception came out as the same object, twice"
 
 
@@ -972,7 +1032,8 @@ def _contains(exc: BaseException, target: BaseException) -> bool:
         return True
     members = getattr(exc, "exceptions", ())
     return any(_contains(m, target) for m in members) or (
-        exc.__cause__ is target or exc.__context__ is target)
+        exc.__cause__ is target or exc.__context__ is target
+    )
 
 
 # ---------------------------------------------------------------- registry

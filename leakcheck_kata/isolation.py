@@ -52,10 +52,20 @@ class _Job:
     started: float
 
 
-def _command(target: str | None, out: Path, criterion: str | None, backend: str,
-             limit: float) -> list[str]:
-    cmd = [sys.executable, "-m", "leakcheck_kata.worker", "--out", str(out),
-           "--backend", backend, "--limit", str(limit)]
+def _command(
+    target: str | None, out: Path, criterion: str | None, backend: str, limit: float
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "leakcheck_kata.worker",
+        "--out",
+        str(out),
+        "--backend",
+        backend,
+        "--limit",
+        str(limit),
+    ]
     if target is not None:
         cmd += ["--target", target]
     if criterion is not None:
@@ -134,8 +144,10 @@ def run(requests: list[Request], parallel: int = PARALLEL) -> list[Outcome]:
             for job in running:
                 _kill(job.proc)
                 job.log.close()
-    return [refused[i] if i in refused else [verdicts[i][c.id] for c in r.criteria]
-            for i, r in enumerate(requests)]
+    return [
+        refused[i] if i in refused else [verdicts[i][c.id] for c in r.criteria]
+        for i, r in enumerate(requests)
+    ]
 
 
 def _start(index: int, request: Request, criterion: Criterion | None, tmp: Path) -> _Job:
@@ -146,10 +158,12 @@ def _start(index: int, request: Request, criterion: Criterion | None, tmp: Path)
         name = criterion.id
     out = tmp / f"{index}-{name}.json"
     log = open(tmp / f"{index}-{name}.log", "w+b")  # noqa: SIM115 - closed by run()
-    cmd = _command(request.target, out, criterion.id if criterion else None, request.backend,
-                   seconds)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True)
+    cmd = _command(
+        request.target, out, criterion.id if criterion else None, request.backend, seconds
+    )
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+    )
     return _Job(index, criterion, seconds, out, log, proc, time.monotonic())
 
 
@@ -165,12 +179,14 @@ def _load_result(job: _Job) -> SubmissionError | None:
     data = _read(job.out)
     if data is None:
         if job.proc.returncode == -signal.SIGKILL:
-            return SubmissionError(f"loading the submission did not finish within "
-                                   f"{job.limit:.0f} s")
+            return SubmissionError(
+                f"loading the submission did not finish within {job.limit:.0f} s"
+            )
         detail = _tail(job.log).strip().splitlines()
         last = f": {detail[-1]}" if detail else ""
-        return SubmissionError(f"loading the submission failed: "
-                               f"{_exit_reason(job.proc.returncode)}{last}")
+        return SubmissionError(
+            f"loading the submission failed: {_exit_reason(job.proc.returncode)}{last}"
+        )
     if not data.get("ok"):
         return SubmissionError(str(data.get("message", "cannot load the submission")))
     return None
@@ -184,7 +200,19 @@ def _verdict(job: _Job) -> Verdict:
         return Verdict.from_json(data["verdict"])
     evidence = f"output of the criterion process:\n{_tail(job.log)}"
     if elapsed >= job.limit + KILL_GRACE:
-        return Verdict(job.criterion.id, job.criterion.name, False,
-                       f"timed out after {job.limit:.0f} s (killed)", elapsed, evidence)
-    return Verdict(job.criterion.id, job.criterion.name, False,
-                   _exit_reason(job.proc.returncode), elapsed, evidence)
+        return Verdict(
+            job.criterion.id,
+            job.criterion.name,
+            False,
+            f"timed out after {job.limit:.0f} s (killed)",
+            elapsed,
+            evidence,
+        )
+    return Verdict(
+        job.criterion.id,
+        job.criterion.name,
+        False,
+        _exit_reason(job.proc.returncode),
+        elapsed,
+        evidence,
+    )

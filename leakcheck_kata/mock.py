@@ -57,8 +57,14 @@ class MockWeb:
         """
         self._hold = (count, timeout)
 
-    def add(self, name: str, *, delay: float = 0.0, status: int = 200,
-            failure: type[httpx.TransportError] | None = None) -> str:
+    def add(
+        self,
+        name: str,
+        *,
+        delay: float = 0.0,
+        status: int = 200,
+        failure: type[httpx.TransportError] | None = None,
+    ) -> str:
         """Register a page and return its URL."""
         url = f"{BASE}/{name}"
         self.pages[url] = Page(delay, status, failure)
@@ -71,8 +77,9 @@ class MockWeb:
         self._router = router
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._router is not None:
             self._router.__exit__(kind, exc, tb)
             self._router = None

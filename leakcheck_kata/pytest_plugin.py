@@ -30,13 +30,22 @@ _GRADE = pytest.StashKey[Grade | SubmissionError]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--kata=TARGET``, ``--kata-backend``, ``--kata-only``."""
     group = parser.getgroup("kata", "kata 17 grader (leakcheck_kata)")
-    group.addoption("--kata", metavar="TARGET", default=None,
-                    help="grade this submission: a .py file or package.module[:DataFetcher] "
-                         "(fetcher:DataFetcher is the bundled reference)")
-    group.addoption("--kata-backend", choices=BACKENDS, default="asyncio",
-                    help="anyio backend for the kata criteria (default: asyncio)")
-    group.addoption("--kata-only", metavar="C5,C7", default=None,
-                    help="grade only these kata criteria")
+    group.addoption(
+        "--kata",
+        metavar="TARGET",
+        default=None,
+        help="grade this submission: a .py file or package.module[:DataFetcher] "
+        "(fetcher:DataFetcher is the bundled reference)",
+    )
+    group.addoption(
+        "--kata-backend",
+        choices=BACKENDS,
+        default="asyncio",
+        help="anyio backend for the kata criteria (default: asyncio)",
+    )
+    group.addoption(
+        "--kata-only", metavar="C5,C7", default=None, help="grade only these kata criteria"
+    )
 
 
 class KataFailure(Exception):
@@ -63,8 +72,7 @@ class KataItem(pytest.Item):
         if not verdict.passed:
             raise KataFailure(_describe(verdict))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """The verdict as text, not a traceback of the grader."""
         if isinstance(excinfo.value, KataFailure):
             return excinfo.value.text
@@ -86,17 +94,20 @@ def _describe(verdict: Verdict) -> str:
 def _graded(config: pytest.Config) -> Grade | SubmissionError:
     if _GRADE not in config.stash:
         try:
-            config.stash[_GRADE] = grade(config.getoption("kata"),
-                                         backend=config.getoption("kata_backend"),
-                                         only=config.getoption("kata_only"))
+            config.stash[_GRADE] = grade(
+                config.getoption("kata"),
+                backend=config.getoption("kata_backend"),
+                only=config.getoption("kata_only"),
+            )
         except SubmissionError as exc:
             config.stash[_GRADE] = exc
     return config.stash[_GRADE]
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Append one item per selected criterion when ``--kata`` is given."""
     if config.getoption("kata") is None:
         return

@@ -30,8 +30,9 @@ def render_text(grade: Grade) -> str:
     lines.append("-" * WIDTH)
     passed = sum(v.passed for v in grade.verdicts)
     verdict = "PASS" if grade.passed else "FAIL"
-    lines.append(f"{verdict}: {passed}/{len(grade.verdicts)} criteria passed "
-                 f"in {grade.seconds:.1f} s")
+    lines.append(
+        f"{verdict}: {passed}/{len(grade.verdicts)} criteria passed in {grade.seconds:.1f} s"
+    )
     seen: set[str] = set()
     for v in grade.verdicts:  # the trio note repeats in every criterion that cancels: once
         for note in v.notes:

@@ -32,8 +32,9 @@ class Heartbeat:
     def start(self) -> None:
         """Start ticking (idempotent). Start it before any leak snapshot: it is ours."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="kata-grader heartbeat",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="kata-grader heartbeat", daemon=True
+            )
             self._thread.start()
 
     def _run(self) -> None:
@@ -49,8 +50,9 @@ class Heartbeat:
     def worst_stall(self, start: float, end: float) -> float:
         """The longest stall overlapping [start, end] (``time.perf_counter`` times), or 0."""
         with self._lock:
-            overlapping = [min(b, end) - max(a, start) for a, b in self._gaps
-                           if a < end and b > start]
+            overlapping = [
+                min(b, end) - max(a, start) for a, b in self._gaps if a < end and b > start
+            ]
         return max(overlapping, default=0.0)
 
 

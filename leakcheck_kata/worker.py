@@ -74,8 +74,14 @@ class _Watchdog:
     def _fire(self, out: Path, cid: str, name: str, limit: float) -> None:
         if not self.finish():
             return
-        verdict = Verdict(cid, name, False, f"timed out after {limit:.0f} s", limit,
-                          "where every thread was at the time limit:\n" + _all_stacks())
+        verdict = Verdict(
+            cid,
+            name,
+            False,
+            f"timed out after {limit:.0f} s",
+            limit,
+            "where every thread was at the time limit:\n" + _all_stacks(),
+        )
         _write(out, {"verdict": verdict.to_json()})
         os._exit(EXIT_TIMED_OUT)
 
@@ -96,19 +102,23 @@ def grade_one(target: str | None, cid: str, backend: str, out: Path, limit: floa
         submission = load(target)
     except SubmissionError as exc:
         if watchdog.finish():
-            _write(out, {"verdict": Verdict(cid, criterion.name, False,
-                                            f"cannot load: {exc}").to_json()})
+            _write(
+                out,
+                {"verdict": Verdict(cid, criterion.name, False, f"cannot load: {exc}").to_json()},
+            )
         os._exit(EXIT_REPORTED)
 
     import anyio
 
-    anyio.run(kata_grader_main, submission, cid, criterion.name, backend, out, watchdog,
-              backend=backend)
+    anyio.run(
+        kata_grader_main, submission, cid, criterion.name, backend, out, watchdog, backend=backend
+    )
     os._exit(EXIT_REPORTED)  # pragma: no cover - kata_grader_main() always exits first
 
 
-async def kata_grader_main(submission: Any, cid: str, name: str, backend: str, out: Path,
-                           watchdog: _Watchdog) -> None:
+async def kata_grader_main(
+    submission: Any, cid: str, name: str, backend: str, out: Path, watchdog: _Watchdog
+) -> None:
     """The worker's main task (its name lets leak checks leave it out): grade, write, exit."""
     from . import evidence
     from .criteria import RUNNERS, Context, Failed
@@ -122,9 +132,13 @@ async def kata_grader_main(submission: Any, cid: str, name: str, backend: str, o
     except Failed as failure:
         verdict = Verdict(cid, name, False, failure.reason, evidence=failure.evidence)
     except BaseException as exc:  # the submission broke the scenario itself
-        verdict = Verdict(cid, name, False, f"{type(exc).__name__} raised: {str(exc)[:150]}",
-                          evidence="".join(traceback.format_exception(
-                              type(exc), exc, exc.__traceback__)))
+        verdict = Verdict(
+            cid,
+            name,
+            False,
+            f"{type(exc).__name__} raised: {str(exc)[:150]}",
+            evidence="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
     verdict.seconds = time.perf_counter() - started
     verdict.notes = ctx.notes
     blockers = probe.exit_blockers(0.5)

@@ -53,9 +53,15 @@ def expectation(name: str) -> Expectation:
     """The declared verdicts of ``submissions/<name>.py``."""
     path = SUBMISSIONS / f"{name}.py"
     c = _constants(path)
-    return Expectation(path, c["EXPECTED"], tuple(c.get("BACKENDS", ("asyncio",))),
-                       c.get("REASONS", {}), c.get("ONLY"), c.get("TIMEOUT"),
-                       tuple(c.get("MIN_PYTHON", (3, 10))))
+    return Expectation(
+        path,
+        c["EXPECTED"],
+        tuple(c.get("BACKENDS", ("asyncio",))),
+        c.get("REASONS", {}),
+        c.get("ONLY"),
+        c.get("TIMEOUT"),
+        tuple(c.get("MIN_PYTHON", (3, 10))),
+    )
 
 
 def corpus(prefix: str) -> list[str]:
@@ -90,13 +96,16 @@ def graded(request: pytest.FixtureRequest) -> Callable[[str, str], Grade]:
 
     def get(name: str, backend: str) -> Grade:
         if (name, backend) not in cache:
-            todo = sorted(({(name, backend)} | wanted()) - set(cache),
-                          key=lambda nb: (nb[0] not in LONG_FIRST, nb))
-            todo = [(n, b) for n, b in todo
-                    if sys.version_info >= expectation(n).min_python]
+            todo = sorted(
+                ({(name, backend)} | wanted()) - set(cache),
+                key=lambda nb: (nb[0] not in LONG_FIRST, nb),
+            )
+            todo = [(n, b) for n, b in todo if sys.version_info >= expectation(n).min_python]
             exps = [expectation(n) for n, _ in todo]
-            grades = grade_many([(str(e.path), b, e.only, e.timeout)
-                                 for e, (_, b) in zip(exps, todo, strict=True)], PARALLEL)
+            grades = grade_many(
+                [(str(e.path), b, e.only, e.timeout) for e, (_, b) in zip(exps, todo, strict=True)],
+                PARALLEL,
+            )
             for key, outcome in zip(todo, grades, strict=True):
                 if isinstance(outcome, SubmissionError):
                     raise AssertionError(f"{key[0]} could not be graded: {outcome}")

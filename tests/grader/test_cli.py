@@ -17,8 +17,13 @@ from .conftest import SUBMISSIONS
 
 
 def kata(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "leakcheck_kata.cli", *args],
-                          capture_output=True, text=True, timeout=240, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "leakcheck_kata.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=cwd,
+    )
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -57,20 +62,24 @@ def _syntax_error(tmp: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("missing.py", "file not found: missing.py"),
-    ("no_such_package.mod", "no module named 'no_such_package.mod'"),
-    ("fetcher:NoSuchName", "the module defines no NoSuchName"),
-    ("shape_no_fetcher", "the module defines no DataFetcher"),
-    ("shape_wrong_signature", "wrong signature DataFetcher(urls: list[str], timeout: float)"),
-    ("shape_async_generator", "fetch is an async generator"),
-    ("shape_not_cm", "returned list, not an async context manager"),
-    ("shape_result_fields", "Result lacks error"),
-    ("shape_import_error", "raised ModuleNotFoundError"),
-    ("SYNTAX", "line 2: expected ':'"),
-])
-def test_ungradable_submission_gets_one_clear_line(target: str, message: str,
-                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("missing.py", "file not found: missing.py"),
+        ("no_such_package.mod", "no module named 'no_such_package.mod'"),
+        ("fetcher:NoSuchName", "the module defines no NoSuchName"),
+        ("shape_no_fetcher", "the module defines no DataFetcher"),
+        ("shape_wrong_signature", "wrong signature DataFetcher(urls: list[str], timeout: float)"),
+        ("shape_async_generator", "fetch is an async generator"),
+        ("shape_not_cm", "returned list, not an async context manager"),
+        ("shape_result_fields", "Result lacks error"),
+        ("shape_import_error", "raised ModuleNotFoundError"),
+        ("SYNTAX", "line 2: expected ':'"),
+    ],
+)
+def test_ungradable_submission_gets_one_clear_line(
+    target: str, message: str, tmp_path: Path
+) -> None:
     if target == "SYNTAX":
         target = str(_syntax_error(tmp_path))
     elif target.startswith("shape_"):
@@ -88,8 +97,10 @@ def test_ungradable_submission_gets_one_clear_line(target: str, message: str,
 def test_ungradable_as_json(tmp_path: Path) -> None:
     done = kata("missing.py", "--json", cwd=tmp_path)
     assert done.returncode == 2
-    assert json.loads(done.stdout) == {"target": "missing.py",
-                                       "error": "file not found: missing.py"}
+    assert json.loads(done.stdout) == {
+        "target": "missing.py",
+        "error": "file not found: missing.py",
+    }
 
 
 def test_unknown_criterion() -> None:

@@ -19,9 +19,11 @@ from .conftest import corpus, expectation
 
 TRIO_SAMPLE = ("good_worker_pool", "bad_wrap_consumer_exc", "bad_trio_system_tasks")
 
-CASES = [pytest.param(name, "asyncio", id=f"{name}-asyncio")
-         for name in corpus("good_") + corpus("bad_") + corpus("iso_")
-         if "asyncio" in expectation(name).backends]
+CASES = [
+    pytest.param(name, "asyncio", id=f"{name}-asyncio")
+    for name in corpus("good_") + corpus("bad_") + corpus("iso_")
+    if "asyncio" in expectation(name).backends
+]
 CASES += [pytest.param(name, "trio", id=f"{name}-trio") for name in TRIO_SAMPLE]
 
 
@@ -48,15 +50,19 @@ def test_corpus_verdicts(name: str, backend: str, graded: Callable[[str, str], G
 
 
 def test_every_criterion_is_failed_by_some_broken_submission() -> None:
-    failing = {cid for name in corpus("bad_") if "asyncio" in expectation(name).backends
-               for cid, label in expectation(name).expected.items() if label == "FAIL"}
+    failing = {
+        cid
+        for name in corpus("bad_")
+        if "asyncio" in expectation(name).backends
+        for cid, label in expectation(name).expected.items()
+        if label == "FAIL"
+    }
     assert failing == {f"C{i}" for i in range(1, 10)}
 
 
 def test_leak_evidence_names_the_stuck_producer(graded: Callable[[str, str], Grade]) -> None:
     """C5's evidence is the plugin's report: which task, where it is stuck, where started."""
-    c5 = next(v for v in graded("bad_detached_bounded_queue", "asyncio").verdicts
-              if v.id == "C5")
+    c5 = next(v for v in graded("bad_detached_bounded_queue", "asyncio").verdicts if v.id == "C5")
     assert "49 tasks" in c5.reason
     assert "_produce" in c5.evidence
     assert "started at" in c5.evidence
@@ -79,8 +85,7 @@ def test_timing_evidence_gives_the_figure_and_bound(graded: Callable[[str, str],
     assert "bound 0.25 s" in c5.reason
 
 
-def test_trio_says_which_cancellation_styles_stand_in(
-        graded: Callable[[str, str], Grade]) -> None:
+def test_trio_says_which_cancellation_styles_stand_in(graded: Callable[[str, str], Grade]) -> None:
     c6 = next(v for v in graded("good_worker_pool", "trio").verdicts if v.id == "C6")
     assert c6.passed
     assert any("trio has no Task.cancel()" in note for note in c6.notes)

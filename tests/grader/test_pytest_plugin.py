@@ -14,16 +14,17 @@ def test_one_item_per_criterion_with_the_verdict(pytester: pytest.Pytester) -> N
     target = SUBMISSIONS / "bad_ignore_bound.py"
     result = pytester.runpytest(*PLUGIN, f"--kata={target}", "--kata-only=C4,C9", "-v")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*test_own PASSED*",
-        "*kata?C4? FAILED*",
-        "*kata?C9? PASSED*",
-        "*reason: max_concurrency=4: * requests in flight at once, more than 4*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_own PASSED*",
+            "*kata?C4? FAILED*",
+            "*kata?C9? PASSED*",
+            "*reason: max_concurrency=4: * requests in flight at once, more than 4*",
+        ]
+    )
 
 
-def test_ungradable_submission_fails_each_item_with_the_message(
-        pytester: pytest.Pytester) -> None:
+def test_ungradable_submission_fails_each_item_with_the_message(pytester: pytest.Pytester) -> None:
     target = SUBMISSIONS / "shape_not_cm.py"
     result = pytester.runpytest(*PLUGIN, f"--kata={target}", "--kata-only=C1,C2")
     result.assert_outcomes(failed=2)

@@ -13,10 +13,16 @@ from leakcheck_kata.report import render_json, render_text
 
 def test_the_nine_public_criteria() -> None:
     assert [(c.id, c.name) for c in CRITERIA] == [
-        ("C1", "complete"), ("C2", "streaming"), ("C3", "errors as results"),
-        ("C4", "bounded concurrency"), ("C5", "forgotten sender"),
-        ("C6", "cancel before first receive"), ("C7", "close discipline"),
-        ("C8", "partial results"), ("C9", "consumer exception")]
+        ("C1", "complete"),
+        ("C2", "streaming"),
+        ("C3", "errors as results"),
+        ("C4", "bounded concurrency"),
+        ("C5", "forgotten sender"),
+        ("C6", "cancel before first receive"),
+        ("C7", "close discipline"),
+        ("C8", "partial results"),
+        ("C9", "consumer exception"),
+    ]
 
 
 def test_select() -> None:
@@ -34,12 +40,22 @@ def test_verdict_json_round_trip() -> None:
 
 
 def _grade() -> Grade:
-    return Grade("sub.py", "asyncio", [
-        Verdict("C1", "complete", True, "9 URLs complete", 0.1),
-        Verdict("C5", "forgotten sender", False,
-                "break: the submission left 49 tasks behind when __aexit__ returned", 0.04,
-                "leakcheck: the submission left 49 tasks behind\n  [1] task 'Task-3'"),
-    ], 1.5)
+    return Grade(
+        "sub.py",
+        "asyncio",
+        [
+            Verdict("C1", "complete", True, "9 URLs complete", 0.1),
+            Verdict(
+                "C5",
+                "forgotten sender",
+                False,
+                "break: the submission left 49 tasks behind when __aexit__ returned",
+                0.04,
+                "leakcheck: the submission left 49 tasks behind\n  [1] task 'Task-3'",
+            ),
+        ],
+        1.5,
+    )
 
 
 def test_text_report_has_table_then_evidence() -> None:

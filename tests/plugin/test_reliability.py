@@ -362,7 +362,8 @@ def test_running_loop_closed_replaced_stopped_or_run_in_another_thread(run_inner
         def test_closes_its_loop_from_inside_then_outside():
             loop = asyncio.new_event_loop()
             async def main():
-                KEEP.append(asyncio.create_task(wait_for_ever(asyncio.Event()), name="closed-under"))
+                task = asyncio.create_task(wait_for_ever(asyncio.Event()), name="closed-under")
+                KEEP.append(task)
                 await asyncio.sleep(0)
                 try:
                     loop.close()

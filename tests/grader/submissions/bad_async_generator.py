@@ -17,8 +17,17 @@ from dataclasses import dataclass
 
 import httpx
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "FAIL",
-            "C6": "PASS", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "FAIL",
+    "C6": "PASS",
+    "C7": "FAIL",
+    "C8": "PASS",
+    "C9": "PASS",
+}
 BACKENDS = ("asyncio",)
 REASONS = {"C5": "when __aexit__ returned", "C7": "left"}
 
@@ -31,8 +40,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -52,8 +62,13 @@ class DataFetcher:
             for task in tasks:
                 task.cancel()
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       queue: asyncio.Queue[Result], gate: asyncio.Semaphore) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        queue: asyncio.Queue[Result],
+        gate: asyncio.Semaphore,
+    ) -> None:
         async with gate:
             try:
                 response = await client.get(url)

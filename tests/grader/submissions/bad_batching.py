@@ -14,8 +14,17 @@ import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-EXPECTED = {"C1": "PASS", "C2": "FAIL", "C3": "PASS", "C4": "PASS", "C5": "PASS",
-            "C6": "PASS", "C7": "PASS", "C8": "FAIL", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "FAIL",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "PASS",
+    "C6": "PASS",
+    "C7": "PASS",
+    "C8": "FAIL",
+    "C9": "PASS",
+}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C2": "batched", "C8": "0 Results"}
 
@@ -28,8 +37,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -41,14 +51,18 @@ class DataFetcher:
             limiter = anyio.CapacityLimiter(self._limit) if self._limit else None
             send, receive = anyio.create_memory_object_stream[Result](len(todo))
             async with anyio.create_task_group() as tg, send:  # the defect: all before yield
-                    for url in todo:
-                        tg.start_soon(self._produce, client, url, send.clone(), limiter)
+                for url in todo:
+                    tg.start_soon(self._produce, client, url, send.clone(), limiter)
             with receive:
                 yield receive
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       send: MemoryObjectSendStream[Result],
-                       limiter: anyio.CapacityLimiter | None) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        send: MemoryObjectSendStream[Result],
+        limiter: anyio.CapacityLimiter | None,
+    ) -> None:
         async with send:
             if limiter is None:
                 result = await self._get(client, url)

@@ -21,8 +21,17 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "PASS",
-            "C6": "PASS", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "PASS",
+    "C6": "PASS",
+    "C7": "FAIL",
+    "C8": "PASS",
+    "C9": "PASS",
+}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C7": "BrokenResourceError"}
 
@@ -35,8 +44,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -66,9 +76,13 @@ class DataFetcher:
                     raise group.exceptions[0] from None
                 raise
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       send: MemoryObjectSendStream[Result],
-                       limiter: anyio.CapacityLimiter | None) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        send: MemoryObjectSendStream[Result],
+        limiter: anyio.CapacityLimiter | None,
+    ) -> None:
         try:
             if limiter is None:
                 result = await self._get(client, url)

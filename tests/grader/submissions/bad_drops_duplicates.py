@@ -31,8 +31,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -58,9 +59,13 @@ class DataFetcher:
                     raise group.exceptions[0] from None
                 raise
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       send: MemoryObjectSendStream[Result],
-                       limiter: anyio.CapacityLimiter | None) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        send: MemoryObjectSendStream[Result],
+        limiter: anyio.CapacityLimiter | None,
+    ) -> None:
         async with send:
             if limiter is None:
                 result = await self._get(client, url)

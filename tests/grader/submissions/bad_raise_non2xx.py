@@ -19,8 +19,17 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "FAIL", "C4": "PASS", "C5": "PASS",
-            "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "FAIL",
+    "C4": "PASS",
+    "C5": "PASS",
+    "C6": "PASS",
+    "C7": "PASS",
+    "C8": "PASS",
+    "C9": "PASS",
+}
 BACKENDS = ("asyncio",)
 REASONS = {"C3": "HTTPStatusError"}
 
@@ -33,8 +42,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -60,9 +70,13 @@ class DataFetcher:
                     raise group.exceptions[0] from None
                 raise
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       send: MemoryObjectSendStream[Result],
-                       limiter: anyio.CapacityLimiter | None) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        send: MemoryObjectSendStream[Result],
+        limiter: anyio.CapacityLimiter | None,
+    ) -> None:
         async with send:
             if limiter is None:
                 result = await self._get(client, url)

@@ -17,8 +17,17 @@ from types import TracebackType
 
 import httpx
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "FAIL",
-            "C6": "FAIL", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "FAIL",
+    "C6": "FAIL",
+    "C7": "FAIL",
+    "C8": "PASS",
+    "C9": "PASS",
+}
 BACKENDS = ("asyncio",)
 REASONS = {"C5": "__aexit__ returned", "C6": "after the cancel", "C7": "hangs"}
 
@@ -31,8 +40,9 @@ class Result:
 
 
 class _Block:
-    def __init__(self, client: httpx.AsyncClient | None, limit: int | None,
-                 urls: list[str]) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None, limit: int | None, urls: list[str]
+    ) -> None:
         self._client = client or httpx.AsyncClient()
         self._gate = asyncio.Semaphore(limit) if limit else None
         self._urls = urls
@@ -44,8 +54,9 @@ class _Block:
         self._tasks = [asyncio.ensure_future(self._produce(u)) for u in self._urls]
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         for task in self._tasks:
             task.cancel()
         while not all(t.done() for t in self._tasks):
@@ -84,8 +95,9 @@ class _Block:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 

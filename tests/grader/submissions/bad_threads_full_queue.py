@@ -17,8 +17,17 @@ from types import TracebackType
 
 import httpx
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "FAIL",
-            "C6": "FAIL", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "FAIL",
+    "C6": "FAIL",
+    "C7": "FAIL",
+    "C8": "PASS",
+    "C9": "PASS",
+}
 BACKENDS = ("asyncio",)
 REASONS = {"C5": "thread", "C6": "thread", "C7": "left"}
 
@@ -31,8 +40,9 @@ class Result:
 
 
 class _Block:
-    def __init__(self, client: httpx.AsyncClient | None, limit: int | None,
-                 urls: list[str]) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None, limit: int | None, urls: list[str]
+    ) -> None:
         self._client = client or httpx.AsyncClient()
         self._urls = urls
         self._limit = limit
@@ -43,12 +53,14 @@ class _Block:
         loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(self._limit or len(self._urls) or 1)
         for url in self._urls:
-            threading.Thread(target=self._work, args=(loop, gate, url), daemon=True,
-                             name=f"fetch {url}").start()
+            threading.Thread(
+                target=self._work, args=(loop, gate, url), daemon=True, name=f"fetch {url}"
+            ).start()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         return False
 
     def __aiter__(self) -> _Block:
@@ -81,8 +93,9 @@ class _Block:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 

@@ -15,8 +15,17 @@ from dataclasses import dataclass
 import httpx
 import trio
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "FAIL",
-            "C6": "FAIL", "C7": "FAIL", "C8": "PASS", "C9": "PASS"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "FAIL",
+    "C6": "FAIL",
+    "C7": "FAIL",
+    "C8": "PASS",
+    "C9": "PASS",
+}
 BACKENDS = ("trio",)
 REASONS = {"C5": "left", "C6": "left", "C7": "left"}
 
@@ -29,8 +38,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -49,8 +59,13 @@ class DataFetcher:
 
         yield results()
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       send: trio.MemorySendChannel[Result], gate: trio.Semaphore) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        send: trio.MemorySendChannel[Result],
+        gate: trio.Semaphore,
+    ) -> None:
         async with gate:
             try:
                 response = await client.get(url)

@@ -15,8 +15,17 @@ import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-EXPECTED = {"C1": "PASS", "C2": "PASS", "C3": "PASS", "C4": "PASS", "C5": "PASS",
-            "C6": "PASS", "C7": "PASS", "C8": "PASS", "C9": "FAIL"}
+EXPECTED = {
+    "C1": "PASS",
+    "C2": "PASS",
+    "C3": "PASS",
+    "C4": "PASS",
+    "C5": "PASS",
+    "C6": "PASS",
+    "C7": "PASS",
+    "C8": "PASS",
+    "C9": "FAIL",
+}
 BACKENDS = ("asyncio", "trio")
 REASONS = {"C9": "wrapped in"}
 
@@ -29,8 +38,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -51,9 +61,13 @@ class DataFetcher:
                     finally:
                         tg.cancel_scope.cancel()
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       send: MemoryObjectSendStream[Result],
-                       limiter: anyio.CapacityLimiter | None) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        send: MemoryObjectSendStream[Result],
+        limiter: anyio.CapacityLimiter | None,
+    ) -> None:
         async with send:
             if limiter is None:
                 result = await self._get(client, url)

@@ -27,8 +27,9 @@ class Result:
 
 
 class _Block:
-    def __init__(self, client: httpx.AsyncClient | None, limit: int | None,
-                 urls: list[str]) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None, limit: int | None, urls: list[str]
+    ) -> None:
         self._given = client
         self._client: httpx.AsyncClient | None = None
         self._gate = asyncio.Semaphore(limit) if limit else None
@@ -42,8 +43,9 @@ class _Block:
         self._tasks = [asyncio.ensure_future(self._produce(u)) for u in self._urls]
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         for task in self._tasks:
             task.cancel()
         interrupted = False
@@ -87,8 +89,9 @@ class _Block:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 

@@ -45,8 +45,9 @@ class _Results:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -70,8 +71,13 @@ class DataFetcher:
                     raise group.exceptions[0] from None
                 raise
 
-    async def _produce(self, client: httpx.AsyncClient, url: str,
-                       queue: asyncio.Queue[Result], gate: asyncio.Semaphore | None) -> None:
+    async def _produce(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        queue: asyncio.Queue[Result],
+        gate: asyncio.Semaphore | None,
+    ) -> None:
         if gate is None:
             queue.put_nowait(await self._get(client, url))
             return

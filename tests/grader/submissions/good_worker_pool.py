@@ -31,8 +31,9 @@ class Result:
 
 
 class DataFetcher:
-    def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, max_concurrency: int | None = None
+    ) -> None:
         self._client = client
         self._limit = max_concurrency
 
@@ -59,8 +60,9 @@ class DataFetcher:
                     raise group.exceptions[0] from None
                 raise
 
-    async def _work(self, client: httpx.AsyncClient, shared: Iterator[str],
-                    send: MemoryObjectSendStream[Result]) -> None:
+    async def _work(
+        self, client: httpx.AsyncClient, shared: Iterator[str], send: MemoryObjectSendStream[Result]
+    ) -> None:
         async with send:
             for url in shared:
                 await send.send(await self._get(client, url))
