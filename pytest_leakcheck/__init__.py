@@ -11,15 +11,21 @@ The detection is a plain library (no pytest needed)::
 The pytest plugin (``pytest --leakcheck``) is thin wiring over it.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from ._api import LeakChecker, LeakError, assert_no_leaks, assert_no_leaks_async, no_leaks
 from ._frames import FrameRecord
-from ._instrument import Origin, Owner
-from ._leaks import Leak
 from ._options import DEFAULT_TIMEOUT, IgnoreRule, Options, parse_ignore
 from ._report import format_leaks
 from ._snapshot import Snapshot, snapshot
+from ._values import Leak, Origin, Owner
 from ._verdict import find_leaks, find_leaks_async
 from ._warnings import LeakcheckInternalWarning, LeakWarning
+
+try:
+    __version__ = version("pytest-leakcheck")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -34,6 +40,7 @@ __all__ = [
     "Origin",
     "Owner",
     "Snapshot",
+    "__version__",
     "assert_no_leaks",
     "assert_no_leaks_async",
     "find_leaks",

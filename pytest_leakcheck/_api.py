@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from ._instrument import Owner
-from ._leaks import Leak
 from ._options import Options
 from ._report import format_leaks
 from ._snapshot import Snapshot, snapshot
+from ._values import Leak, Owner
 from ._verdict import find_leaks, find_leaks_async
 
 __all__ = ["LeakChecker", "LeakError", "assert_no_leaks", "assert_no_leaks_async", "no_leaks"]

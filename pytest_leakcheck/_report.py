@@ -12,10 +12,22 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ._frames import format_stack
-from ._instrument import describe_origin
-from ._leaks import Leak
+from ._values import Leak, Origin
 
-__all__ = ["count_by_kind", "format_leaks", "summarize_kinds"]
+__all__ = ["count_by_kind", "describe_origin", "format_leaks", "summarize_kinds"]
+
+
+def describe_origin(origin: Origin | None) -> str:
+    if origin is None:
+        return "unknown (started before checking began, or outside Thread.start/create_task)"
+    parts = []
+    if origin.phase:
+        parts.append(f"during {origin.phase}")
+    if origin.owner is not None:
+        parts.append(f"of {origin.owner.describe()}")
+    if origin.started_by != "MainThread" or not parts:
+        parts.append(f"from thread {origin.started_by!r}")
+    return " ".join(parts)
 
 
 def _group_key(leak: Leak) -> tuple[object, ...]:

@@ -9,22 +9,22 @@ library API; a crash in here becomes one warning, never a broken session.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
-from ._instrument import TRACKER, Owner
-from ._leaks import Leak
+from . import _patches
 from ._options import Options
 from ._os_threads import native_thread_ids
-from ._report import format_leaks, summarize_kinds
+from ._provenance import PROVENANCE
+from ._report import format_leaks
 from ._snapshot import Snapshot, snapshot
+from ._summary import Summary
+from ._values import Leak, Owner
 from ._verdict import find_leaks
 from ._warnings import LeakcheckInternalWarning, LeakWarning
 
@@ -140,25 +140,23 @@ class LeakcheckSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.checked = 0
-        self.leaky: list[tuple[str, Counter[str]]] = []
-        self.findings: list[dict[str, Any]] = []
+        self.summary = Summary()
         self.orphan_fixture_leaks: list[tuple[Owner, list[Leak]]] = []
         self._fixture_owners: dict[int, Owner] = {}
         self._current: _TestState | None = None
         self._pid = os.getpid()
         self._session_before: Snapshot | None = None
-        #: set on an xdist controller: its workers' stragglers (it runs no test)
-        self.remote_alive: list[Leak] | None = None
-        TRACKER.capture_stacks = settings.options.capture_stacks
-        TRACKER.install()
+        #: set on an xdist controller: the summary is its workers' (it runs no test)
+        self.remote = False
+        PROVENANCE.capture_stacks = settings.options.capture_stacks
+        _patches.install()
 
     def close(self) -> None:
-        TRACKER.uninstall()
+        _patches.uninstall()
 
     # -- safety ---------------------------------------------------------------
 
-    def _in_child(self) -> bool:
+    def in_child(self) -> bool:
         """A test forked: the child must not check or report anything."""
         return os.getpid() != self._pid
 
@@ -178,21 +176,21 @@ class LeakcheckSession:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, Any, Any]:
-        if fixturedef.scope == "function" or self._in_child():
+        if fixturedef.scope == "function" or self.in_child():
             return (yield)
         owner = Owner("fixture", fixturedef.argname, fixturedef.scope, request.node.nodeid)
         self._fixture_owners[id(fixturedef)] = owner
-        TRACKER.push_owner(owner)
+        PROVENANCE.push_owner(owner)
         try:
             return (yield)
         finally:
-            TRACKER.pop_owner(owner)
+            PROVENANCE.pop_owner(owner)
 
     def pytest_fixture_post_finalizer(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> None:
         owner = self._fixture_owners.pop(id(fixturedef), None)
-        if owner is None or self._in_child():
+        if owner is None or self.in_child():
             return
         with self._guard(owner.describe()):
             leaks = find_leaks(None, options=self.settings.options, owner=owner)
@@ -202,14 +200,14 @@ class LeakcheckSession:
                 self._current.fixture_leaks.append((owner, leaks))
             else:
                 self.orphan_fixture_leaks.append((owner, leaks))
-                self._record(owner.describe(), leaks)
+                self.summary.record(owner.describe(), leaks)
 
     # -- tests ------------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         marker_error: MarkerError | None = None
-        if not self._in_child():
+        if not self.in_child():
             try:
                 enabled, options = item_settings(item, self.settings.options)
             except MarkerError as exc:
@@ -221,12 +219,12 @@ class LeakcheckSession:
                     owner = Owner("test", item.nodeid)
                     state = _TestState(owner, options, snapshot(native=options.check_native))
                     item.stash[_STATE] = state
-                    TRACKER.push_owner(owner)
-        TRACKER.phase = "setup"
+                    PROVENANCE.push_owner(owner)
+        PROVENANCE.phase = "setup"
         try:
             result = yield
         finally:
-            TRACKER.phase = "call"  # what starts next is the test's call (one hook fewer)
+            PROVENANCE.phase = "call"  # what starts next is the test's call (one hook fewer)
         if marker_error is not None:
             pytest.fail(str(marker_error), pytrace=False)
         return result
@@ -241,7 +239,7 @@ class LeakcheckSession:
         pytest builds the teardown report from it (no report wrapper, which
         would cost a call on every phase of every test).
         """
-        TRACKER.phase = "teardown"
+        PROVENANCE.phase = "teardown"
         state = item.stash.get(_STATE, None)
         self._current = state
         try:
@@ -261,92 +259,64 @@ class LeakcheckSession:
     def _finish(self, item: pytest.Item, state: _TestState | None) -> str:
         """End the test's check; the leak report to fail its teardown with, or ""."""
         self._current = None
-        TRACKER.phase = None
+        PROVENANCE.phase = None
         if state is None:
             return ""
         # pytest keeps every item (and its stash) to the end of the session:
         # 2,000 states left there made each full garbage collection walk
         # 8,000 more objects.
         del item.stash[_STATE]
-        TRACKER.pop_owner(state.owner)
-        if self._in_child():
+        PROVENANCE.pop_owner(state.owner)
+        if self.in_child():
             return ""
         self._verdict(item, state)
         return state.report if self.settings.mode == "fail" else ""
 
     def _verdict(self, item: pytest.Item, state: _TestState) -> None:
         with self._guard(item.nodeid):
-            self.checked += 1
+            self.summary.checked += 1
             state.leaks = find_leaks(state.before, options=state.options, owner=state.owner)
             state.before = None  # not needed past this point: free it now
             parts = []
             if state.leaks:
                 parts.append(format_leaks(state.leaks, who="this test"))
-                self._record(item.nodeid, state.leaks)
+                self.summary.record(item.nodeid, state.leaks)
             for owner, leaks in state.fixture_leaks:
                 parts.append(format_leaks(leaks, who=owner.describe()))
-                self._record(owner.describe(), leaks)
+                self.summary.record(owner.describe(), leaks)
             state.report = "\n\n".join(parts)
-            if TRACKER.errors:  # failures inside instrumented calls during this test
-                errors, TRACKER.errors[:] = list(TRACKER.errors), []
+            if PROVENANCE.errors:  # failures inside instrumented calls during this test
+                errors, PROVENANCE.errors[:] = list(PROVENANCE.errors), []
                 raise RuntimeError("; ".join(dict.fromkeys(errors)))
         if state.report and self.settings.mode == "warn":
             warnings.warn(LeakWarning(state.report), stacklevel=1)
 
-    def _record(self, who: str, leaks: list[Leak]) -> None:
-        self.leaky.append((who, Counter(leak.kind for leak in leaks)))
-        self.findings.extend({"test": who, **leak.to_dict()} for leak in leaks)
-
     # -- summary ----------------------------------------------------------------
 
-    def _still_alive(self, grace: bool = True) -> list[Leak]:
-        if self.remote_alive is not None:
-            return self.remote_alive
-        if self._session_before is None or self._in_child():
-            return []
-        timeout = None if grace else 0.0
-        leaks = find_leaks(self._session_before, options=self.settings.options, timeout=timeout)
-        return [leak for leak in leaks if leak.kind != "reaped task"]  # those are gone
+    def final_summary(self, grace: bool = True) -> Summary:
+        """The summary with what is still alive now (from the workers, under xdist)."""
+        if not self.remote and self._session_before is not None and not self.in_child():
+            timeout = None if grace else 0.0
+            leaks = find_leaks(self._session_before, options=self.settings.options, timeout=timeout)
+            # reaped tasks are gone: only what still runs is "alive"
+            self.summary.alive = [leak for leak in leaks if leak.kind != "reaped task"]
+        return self.summary
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
-        if self._in_child():
+        if self.in_child():
             return
         with self._guard("the session summary"):
             tr = terminalreporter
             # After Ctrl-C, say what is alive now: no grace period to sit through.
-            alive = self._still_alive(grace=exitstatus != pytest.ExitCode.INTERRUPTED)
+            summary = self.final_summary(grace=exitstatus != pytest.ExitCode.INTERRUPTED)
             tr.section("leakcheck")
-            kinds: Counter[str] = Counter()
-            for _, counts in self.leaky:
-                kinds.update(counts)
-            leaky_tests = len({who for who, _ in self.leaky})
-            by_kind = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "none"
-            tr.write_line(
-                f"{self.checked} test(s) checked; {leaky_tests} left stragglers (leaked: {by_kind})"
-            )
-            for who, counts in self.leaky:
-                tr.write_line(
-                    f"  {who}: " + ", ".join(f"{n} {k}(s)" for k, n in sorted(counts.items()))
-                )
-            if alive:
-                tr.write_line(f"still alive at session end: {summarize_kinds(alive)}")
-                for leak in alive[:20]:
-                    tr.write_line(
-                        f"  {leak.kind} {leak.name!r} ({leak.identity}) runs {leak.target}"
-                    )
-                blocking = [leak for leak in alive if leak.blocks_exit]
-                if blocking:
-                    tr.write_line(
-                        f"WARNING: {len(blocking)} non-daemon thread(s) still running: "
-                        "the interpreter will wait for them before it exits",
-                        yellow=True,
-                        bold=True,
-                    )
+            for text, markup in summary.lines():
+                tr.write_line(text, **markup)
             if self.settings.options.check_native and native_thread_ids() is None:
                 tr.write_line("native (OS) thread check: unavailable on this platform (no /proc)")
             if self.settings.report_path:
                 try:
-                    self._write_report(self.settings.report_path, alive)
+                    summary.write_json(self.settings.report_path)
                 except OSError as exc:
                     tr.write_line(
                         f"could not write the leak report to {self.settings.report_path}: "
@@ -355,12 +325,3 @@ class LeakcheckSession:
                     )
                 else:
                     tr.write_line(f"leak report written to {self.settings.report_path}")
-
-    def _write_report(self, path: str, alive: list[Leak]) -> None:
-        data = {
-            "tests_checked": self.checked,
-            "leaks": self.findings,
-            "alive_at_session_end": [leak.to_dict() for leak in alive],
-        }
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)

@@ -17,11 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _trio
-from ._frames import functions, thread_frames
-from ._instrument import TRACKER, Origin, Owner
-from ._leaks import (
-    Leak,
+from . import _patches, _trio
+from ._describe import (
     describe_native_thread,
     describe_reaped,
     describe_task,
@@ -29,9 +26,14 @@ from ._leaks import (
     describe_unmanaged_thread,
     thread_target,
 )
+from ._frames import functions, thread_frames
+from ._ledger import LEDGER
+from ._loops import LOOPS
 from ._options import Options, backoff
 from ._os_threads import native_name, native_thread_ids, only_python_threads, os_thread_ids
 from ._pools import infrastructure_reason, is_pool_worker, parked_pool, worker_state
+from ._provenance import PROVENANCE
+from ._values import Leak, Origin, Owner
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
 
@@ -127,16 +129,16 @@ def snapshot(*, native: bool = True) -> Snapshot:
     the rest of the process, if nothing else did: a report can only say where
     a straggler was started if it was started after recording began.
     """
-    TRACKER.ensure_installed()
+    _patches.ensure_installed()
     threads = threading.enumerate()
     frames = thread_frames()
     return Snapshot(
         threads=_refs(threads),
         pool_jobs=_pool_jobs(threads, frames) if len(threads) > 1 else {},
-        tasks=_refs([*TRACKER.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
+        tasks=_refs([*LOOPS.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
         python_idents=frozenset(frames),
         native_tids=os_thread_ids(frames, threads) if native else None,
-        reap_seq=TRACKER.reap_seq,
+        reap_seq=LEDGER.reap_seq,
     )
 
 
@@ -193,8 +195,8 @@ def scan(
     higher-scoped fixture is finalized.
     """
     exact = since is None
-    origins_t = TRACKER.thread_origins
-    origins_k = TRACKER.task_origins
+    origins_t = PROVENANCE.thread_origins
+    origins_k = PROVENANCE.task_origins
     frames = thread_frames()
     threads = threading.enumerate()
     found: list[Leak] = []
@@ -215,7 +217,7 @@ def scan(
         found.extend(describe_thread(t, origin, frames) for t, origin in new_threads)
 
     me = _current_task()
-    for task in TRACKER.pending_tasks():
+    for task in LOOPS.pending_tasks():
         if task is me or (since is not None and since.had_task(task)):
             continue
         origin = origins_k.get(task) or _loop_thread_origin(task)
@@ -228,7 +230,7 @@ def scan(
         if (since is None or not since.had_task(task)) and _attributable(origin, owner, exact):
             found.append(_trio.describe(task, origin))
 
-    if include_reaped and (since is None or TRACKER.reap_seq != since.reap_seq):
+    if include_reaped and (since is None or LEDGER.reap_seq != since.reap_seq):
         found.extend(_reaped(since, owner, exact))
 
     if since is not None:
@@ -256,7 +258,7 @@ def _loop_thread_origin(task: Any) -> Origin | None:
         return None
     for thread in threading.enumerate():
         if thread.ident == thread_id:
-            parent = TRACKER.thread_origins.get(thread)
+            parent = PROVENANCE.thread_origins.get(thread)
             if parent is not None:
                 return Origin(None, parent.phase, parent.owner, thread.name)
     return None
@@ -269,7 +271,7 @@ def _current_task() -> Any:
 
 
 def _reaped(since: Snapshot | None, owner: Owner | None, exact: bool) -> Iterable[Leak]:
-    for reaped in TRACKER.reaped_since(since.reap_seq if since is not None else 0):
+    for reaped in LEDGER.reaped_since(since.reap_seq if since is not None else 0):
         if not _attributable(reaped.origin, owner, exact):
             continue
         task = reaped.task_ref()

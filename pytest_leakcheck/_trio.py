@@ -33,9 +33,11 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
+from ._describe import coroutine_name
 from ._frames import await_chain
-from ._instrument import TRACKER, Origin, ReapedTask, coroutine_name
-from ._leaks import Leak
+from ._ledger import LEDGER
+from ._provenance import PROVENANCE
+from ._values import Leak, Origin, ReapedTask
 
 __all__ = ["describe", "install", "live_tasks", "origin"]
 
@@ -62,7 +64,7 @@ class _Recorder:
         with contextlib.suppress(Exception):
             if task.parent_nursery is None:  # the run's init task: its root
                 _ROOTS[task] = threading.get_ident()
-            origin = TRACKER.current_origin(skip=1)
+            origin = PROVENANCE.current_origin(skip=1)
             if origin.stack:  # trio's spawn machinery is not where the task was started
                 stack = list(origin.stack)
                 while stack and stack[-1].module.startswith(_TRIO_CORE):
@@ -90,7 +92,7 @@ def _record_reaped(nursery: Any) -> None:
     for task in list(nursery.child_tasks):
         if coroutine_name(task.coro) in _INTERNAL_TASKS:
             continue
-        TRACKER.add_reaped(_reaped_builder(task))
+        LEDGER.add_reaped(_reaped_builder(task))
 
 
 def _reaped_builder(task: Any) -> Callable[[int], ReapedTask]:

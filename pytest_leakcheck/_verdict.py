@@ -20,10 +20,9 @@ import time
 from collections.abc import Generator
 from dataclasses import replace
 
-from ._instrument import Owner
-from ._leaks import Leak
 from ._options import Options, backoff
 from ._snapshot import Scan, Snapshot, scan
+from ._values import Leak, Owner
 
 __all__ = ["backoff", "find_leaks", "find_leaks_async"]
 

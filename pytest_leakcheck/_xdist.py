@@ -15,14 +15,11 @@ so it reports only what the workers found.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from ._frames import FrameRecord
-from ._leaks import Leak
 from ._session import LeakcheckSession
 
 __all__ = ["attach"]
@@ -40,14 +37,8 @@ class _WorkerSide:
         session.settings = replace(session.settings, report_path=None)
 
     def pytest_sessionfinish(self) -> None:
-        session = self.session
-        alive = session._still_alive() if not session._in_child() else []
-        self.config.workeroutput[_KEY] = {  # type: ignore[attr-defined]
-            "checked": session.checked,
-            "leaky": [[who, dict(counts)] for who, counts in session.leaky],
-            "findings": session.findings,
-            "alive": [leak.to_dict() for leak in alive],
-        }
+        summary = self.session.final_summary()
+        self.config.workeroutput[_KEY] = summary.to_dict()  # type: ignore[attr-defined]
 
 
 class _ControllerSide:
@@ -55,42 +46,14 @@ class _ControllerSide:
 
     def __init__(self, session: LeakcheckSession) -> None:
         self.session = session
-        session.remote_alive = []
+        session.remote = True
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         data = getattr(node, "workeroutput", {}).get(_KEY)
         if not isinstance(data, dict):  # a crashed worker sends nothing
             return
         worker = str((getattr(node, "gateway", None) and node.gateway.id) or "worker")
-        session = self.session
-        session.checked += int(data.get("checked", 0))
-        session.leaky.extend((str(who), Counter(counts)) for who, counts in data.get("leaky", []))
-        session.findings.extend({**f, "worker": worker} for f in data.get("findings", []))
-        assert session.remote_alive is not None
-        session.remote_alive.extend(_leak(d, worker) for d in data.get("alive", []))
-
-
-def _frames(raw: Any) -> tuple[FrameRecord, ...]:
-    records = []
-    for f in raw or ():
-        module, _, qualname = str(f.get("function", "")).rpartition(".")
-        records.append(FrameRecord(str(f.get("file", "")), int(f.get("line", 0)), module, qualname))
-    return tuple(records)
-
-
-def _leak(data: dict[str, Any], worker: str) -> Leak:
-    """A worker's end-of-session straggler, rebuilt from its JSON form."""
-    return Leak(
-        kind=str(data.get("kind")),
-        name=str(data.get("name")),
-        identity=f"{data.get('identity')}, on {worker}",
-        target=data.get("target"),
-        stack=_frames(data.get("stack")),
-        origin=None,
-        waiting_on=data.get("waiting_on"),
-        note=data.get("note"),
-        daemon=data.get("daemon"),
-    )
+        self.session.summary.merge(data, worker)
 
 
 def attach(config: pytest.Config, session: LeakcheckSession) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from . import _xdist
 from ._api import LeakChecker
-from ._instrument import TRACKER
 from ._options import DEFAULT_TIMEOUT, Options, parse_ignore
+from ._provenance import PROVENANCE
 from ._session import LeakcheckSession, Settings, item_settings
 
 __all__ = ["leakcheck"]
@@ -157,4 +157,4 @@ def leakcheck(request: pytest.FixtureRequest) -> Iterator[LeakChecker]:
         _, options = item_settings(request.node, session.settings.options)
     else:
         options = Options()
-    yield LeakChecker(options=options, owner=TRACKER.owner)
+    yield LeakChecker(options=options, owner=PROVENANCE.owner)

@@ -1,22 +1,22 @@
-"""The :class:`Leak` value: one straggler, described so a person can act on it.
+"""Live threads and tasks described as :class:`~._values.Leak` values.
 
-A Leak is plain data (no live thread, task or frame inside), so it can be
-kept, compared, grouped, printed and written to JSON after the straggler has
-gone.
+The one place that reads a live object (a thread's target and current frame,
+a task's await chain and loop) and turns it into plain data; nothing here
+keeps what it looked at.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from ._frames import FrameRecord, await_chain, frame_stack, thread_frames, waiting_on
-from ._instrument import Origin, ReapedTask, coroutine_name
 from ._pools import worker_state
+from ._values import Leak, Origin, ReapedTask
 
 __all__ = [
-    "Leak",
+    "BUSY_WORKER",
+    "coroutine_name",
     "describe_native_thread",
     "describe_reaped",
     "describe_task",
@@ -25,51 +25,16 @@ __all__ = [
     "thread_target",
 ]
 
-#: What a Leak can be.
-KINDS = ("thread", "task", "reaped task", "python thread", "native thread")
 
-
-@dataclass(frozen=True)
-class Leak:
-    """A thread or task that outlived whoever started it."""
-
-    kind: str  # one of KINDS
-    name: str
-    identity: str  # "ident 1403…, native id 812, daemon" / "on <loop …>"
-    target: str | None  # what it runs, as module.qualname
-    stack: tuple[FrameRecord, ...]  # where it is now (or was, when reaped)
-    origin: Origin | None
-    waiting_on: str | None = None
-    note: str | None = None
-    daemon: bool | None = None
-
-    @property
-    def blocks_exit(self) -> bool:
-        """A non-daemon thread keeps the interpreter from exiting."""
-        return self.kind == "thread" and self.daemon is False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for CI tools (``--leakcheck-report``)."""
-
-        def frames(records: tuple[FrameRecord, ...] | None) -> list[dict[str, Any]] | None:
-            if records is None:
-                return None
-            return [{"file": r.filename, "line": r.lineno, "function": r.function} for r in records]
-
-        origin = self.origin
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "identity": self.identity,
-            "target": self.target,
-            "daemon": self.daemon,
-            "waiting_on": self.waiting_on,
-            "note": self.note,
-            "stack": frames(self.stack),
-            "started_at": frames(origin.stack) if origin else None,
-            "started_phase": origin.phase if origin else None,
-            "started_by_owner": origin.owner.describe() if origin and origin.owner else None,
-        }
+def coroutine_name(coro: object) -> str:
+    """``module.qualname`` of the function a coroutine object runs."""
+    qualname = getattr(coro, "__qualname__", None) or type(coro).__qualname__
+    code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    if module is None and code is not None:
+        module = getattr(coro, "__module__", None)
+    return f"{module}.{qualname}" if module else str(qualname)
 
 
 def thread_target(thread: threading.Thread) -> str:
@@ -139,7 +104,7 @@ def describe_task(task: Any, origin: Origin | None) -> Leak:
 
 def describe_reaped(reaped: ReapedTask) -> Leak:
     return Leak(
-        kind="reaped task",
+        kind=reaped.kind,
         name=reaped.name,
         identity="cancelled at loop shutdown",
         target=reaped.coroutine,

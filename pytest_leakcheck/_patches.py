@@ -1,0 +1,198 @@
+"""The patches that feed provenance, the loop registry and the reaped ledger.
+
+While checking is on, ``Thread.start()``, ``BaseEventLoop.create_task()``
+and loop construction are wrapped so that every thread and task gets an
+origin, and the runners that silently cancel pending tasks when they shut a
+loop down (``asyncio.run``, ``asyncio.Runner``, anyio's copy on 3.10, the
+backport pytest-asyncio uses on 3.10, ``loop.close()``) are wrapped so that
+a task reaped there is still seen. trio runs get an instrument (``_trio``).
+
+Installation is reference-counted: a pytest session and library users share
+one set of patches, removed when the last one leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import _trio
+from ._ledger import LEDGER
+from ._loops import LOOPS
+from ._provenance import PROVENANCE
+
+__all__ = ["ensure_installed", "install", "installed", "uninstall"]
+
+#: Coroutines an event-loop runner starts as tasks while it closes a loop.
+_RUNNER_SHUTDOWN_STEPS = frozenset(
+    {"BaseEventLoop.shutdown_asyncgens", "BaseEventLoop.shutdown_default_executor"}
+)
+
+#: Modules holding a ``_cancel_all_tasks(loop)`` that a runner calls at close.
+_RUNNER_MODULES = (
+    "asyncio.runners",
+    *(
+        ("anyio._backends._asyncio", "backports.asyncio.runner.runner")
+        if sys.version_info < (3, 11)
+        else ()
+    ),
+)
+
+
+class _Patches:
+    """What is patched now, and how to undo it."""
+
+    def __init__(self) -> None:
+        self.installs = 0
+        self.library_user = False
+        self.undo: list[Callable[[], None]] = []
+        self.lock = threading.Lock()
+
+    def replace(self, owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
+        original = owner.__dict__[name]
+        setattr(owner, name, wrapper)
+        self.undo.append(lambda: setattr(owner, name, original))
+
+
+_STATE = _Patches()
+
+
+def installed() -> bool:
+    return _STATE.installs > 0
+
+
+def ensure_installed() -> None:
+    """Install once for library users, for the rest of the process."""
+    if not _STATE.library_user:
+        _STATE.library_user = True
+        install()
+
+
+def install() -> None:
+    """Start recording origins (reference-counted: nested users are fine)."""
+    with _STATE.lock:
+        _STATE.installs += 1
+        if _STATE.installs > 1:
+            return
+    _patch_thread_start()
+    _patch_event_loops()
+    for module_name in _RUNNER_MODULES:
+        _patch_runner(module_name)
+    _patch_unittest_310()
+    _STATE.undo.append(_trio.install())
+
+
+def uninstall() -> None:
+    with _STATE.lock:
+        if _STATE.installs == 0:
+            return
+        _STATE.installs -= 1
+        if _STATE.installs:
+            return
+        undo, _STATE.undo = _STATE.undo, []
+    for restore in reversed(undo):
+        restore()
+
+
+def _patch_thread_start() -> None:
+    original = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        # Bookkeeping must never stop a thread from starting.
+        with contextlib.suppress(Exception):
+            PROVENANCE.thread_origins[thread] = PROVENANCE.current_origin(skip=1)
+        original(thread)
+
+    start.__wrapped__ = original  # type: ignore[attr-defined]
+    _STATE.replace(threading.Thread, "start", start)
+
+
+def _patch_event_loops() -> None:
+    base = asyncio.BaseEventLoop
+    original_init = base.__init__
+    original_create_task = base.create_task
+    original_close = base.close
+    loops = LOOPS.loops
+
+    def __init__(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> None:
+        original_init(loop, *args, **kwargs)
+        loops.add(loop)
+
+    def create_task(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> Any:
+        task = original_create_task(loop, *args, **kwargs)
+        try:
+            if loop not in loops:  # a membership test allocates nothing
+                loops.add(loop)
+            if LEDGER.runner_reap_pending:
+                LEDGER.note_after_reap(task)
+            coro = args[0] if args else kwargs.get("coro")
+            # A runner's own shutdown steps: where they start says nothing,
+            # and they start deep in the runner (the longest walks there are).
+            own = getattr(coro, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
+            PROVENANCE.task_origins[task] = PROVENANCE.current_origin(skip=1, stack=not own)
+        except Exception:  # bookkeeping must never break task creation
+            pass
+        return task
+
+    def close(loop: asyncio.BaseEventLoop) -> None:
+        try:
+            reap = not loop.is_closed() and not loop.is_running()
+        except Exception:  # a loop in a strange state: let close() itself decide
+            reap = False
+        if not LEDGER.reaped_by_runner(loop) and reap:
+            LEDGER.record_reaped(loop, "abandoned when its event loop was closed")
+        original_close(loop)
+        # Only open loops can hold stragglers: a closed one would stay in
+        # the registry until collected, and be looked at on every check.
+        loops.discard(loop)
+
+    _STATE.replace(base, "__init__", __init__)
+    _STATE.replace(base, "create_task", create_task)
+    _STATE.replace(base, "close", close)
+
+
+def _patch_unittest_310() -> None:
+    """3.10's IsolatedAsyncioTestCase cancels leftovers itself, not via a runner."""
+    if sys.version_info >= (3, 11):
+        return  # it uses asyncio.Runner there: _cancel_all_tasks covers it
+    import unittest.async_case as async_case
+
+    case = async_case.IsolatedAsyncioTestCase
+    original = case.__dict__.get("_tearDownAsyncioLoop")
+    if original is None:
+        return
+
+    def _tearDownAsyncioLoop(test: Any) -> None:
+        loop = getattr(test, "_asyncioTestLoop", None)
+        if loop is not None:
+            # its own call-runner task finishes in there: not a leftover
+            LEDGER.record_reaped(
+                loop,
+                "cancelled by IsolatedAsyncioTestCase at loop shutdown",
+                exclude=getattr(test, "_asyncioCallsTask", None),
+            )
+        original(test)
+
+    _STATE.replace(case, "_tearDownAsyncioLoop", _tearDownAsyncioLoop)
+
+
+def _patch_runner(module_name: str) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # not installed here, or not on this Python
+        return
+    original = module.__dict__.get("_cancel_all_tasks")
+    if original is None:
+        return
+
+    def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+        LEDGER.record_reaped(loop, "cancelled by the event-loop runner at loop shutdown")
+        original(loop)
+        LEDGER.mark_runner_reaped(loop)
+
+    _STATE.replace(module, "_cancel_all_tasks", _cancel_all_tasks)
