@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUITES", "Suite", "outcome", "pytest_command", "pytest_env", "write_suite"]
+__all__ = [
+    "SUITES",
+    "Suite",
+    "outcome",
+    "pytest_command",
+    "pytest_env",
+    "suite_folder",
+    "write_suite",
+]
 
 HERE = Path(__file__).resolve().parent
 # pytest-randomly (in the project's test extra) reseeds per test: not plain pytest.
@@ -79,13 +87,19 @@ SUITES = (
 )
 
 
-def write_suite(root: Path, suite: Suite, count: int | None = None) -> Path:
-    """Write *suite* (or its first *count* tests) under *root*; return its directory."""
-    count = suite.count if count is None else count
-    folder = root / f"{suite.kind}_{count}"
+def suite_folder(root: Path, name: str) -> Path:
+    """A directory under *root* that plain pytest runs with its own ini (none of ours)."""
+    folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pytest.ini").write_text(_INI)
     (folder / "conftest.py").write_text(_CONFTEST)
+    return folder
+
+
+def write_suite(root: Path, suite: Suite, count: int | None = None) -> Path:
+    """Write *suite* (or its first *count* tests) under *root*; return its directory."""
+    count = suite.count if count is None else count
+    folder = suite_folder(root, f"{suite.kind}_{count}")
     header, body = _BODIES[suite.kind]
     for start in range(0, count, PER_FILE):
         tests = "\n\n".join(body.format(i=i) for i in range(start, min(start + PER_FILE, count)))

@@ -1,0 +1,164 @@
+"""What the instrumentation costs per task start and per thread start, in microseconds.
+
+Why this shape: the cost to measure is a microsecond or so, far below the
+noise of a whole pytest run, so it is timed inside one test, around the
+starts alone, at the depth a real test starts them (under pytest's hook
+loop, pytest-asyncio's runner and the event loop: the stack a capture
+walks). Each measured step is repeated and the fastest repeat kept (the
+machine's other tenants only ever add time); the same test runs in fresh
+pytest processes with and without ``--leakcheck``, alternately, and the
+per-start cost is the difference of the medians over those processes.
+
+Each step covers a start's whole life, so bookkeeping done when a task or
+thread goes away is counted too:
+
+- ``create_task+cancel``: ``loop.create_task(coro)`` then ``.cancel()``,
+  the cancelled tasks run to their end;
+- ``gather(50 sleep(0))``: per task, as in the task-heavy suites;
+- ``trio start_soon``: per task of a nursery running ``trio.sleep(0)``;
+- ``thread start+join``: per thread (its start dominates: read the
+  difference, not the ratio).
+
+Run:  .venv/bin/python benchmarks/start_cost.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _suites import pytest_command, pytest_env, suite_folder
+
+MARK = "START-COST"
+
+_TEST = '''\
+import asyncio
+import threading
+import time
+
+import pytest
+import trio
+
+REPEATS = 25
+
+
+def _report(name, per_start):
+    print(f"\\n{MARK} {name} {per_start * 1e6:.4f}")
+
+
+def _fastest(step, count):
+    """Seconds per start of the fastest of REPEATS runs of *step*."""
+    best = min(step() for _ in range(REPEATS))
+    return best / count
+
+
+async def _noop():
+    pass
+
+
+@pytest.mark.asyncio
+async def test_asyncio_starts():
+    loop = asyncio.get_running_loop()
+    count = 1000
+
+    async def create_cancel():
+        start = time.process_time()
+        for _ in range(count):
+            loop.create_task(_noop()).cancel()
+        await asyncio.sleep(0)  # the cancelled tasks take their one step and end
+        await asyncio.sleep(0)
+        return time.process_time() - start
+
+    async def gather():
+        start = time.process_time()
+        for _ in range(20):
+            await asyncio.gather(*(asyncio.sleep(0) for _ in range(50)))
+        return time.process_time() - start
+
+    for name, step, n in (("create_task+cancel", create_cancel, count), ("gather(50 sleep(0))", gather, 1000)):
+        best = min([await step() for _ in range(REPEATS)])
+        _report(name, best / n)
+
+
+def test_trio_starts():
+    count = 1000
+
+    async def main():
+        start = time.process_time()
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(trio.sleep, 0)
+        return time.process_time() - start
+
+    _report("trio start_soon", _fastest(lambda: trio.run(main), count))
+
+
+def test_thread_starts():
+    count = 100
+
+    def step():
+        start = time.process_time()
+        for _ in range(count):
+            thread = threading.Thread(target=int)
+            thread.start()
+            thread.join()
+        return time.process_time() - start
+
+    _report("thread start+join", _fastest(step, count))
+'''.replace("{MARK}", MARK)
+
+_LINE = re.compile(rf"^{MARK} (.+) ([\d.]+)$", re.MULTILINE)
+
+
+def run(folder: Path, args: Sequence[str]) -> dict[str, float]:
+    """One fresh pytest process: microseconds per start, by step."""
+    proc = subprocess.run(
+        pytest_command(["-s", *args]),
+        cwd=folder,
+        env=pytest_env({}),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    found = {name: float(us) for name, us in _LINE.findall(proc.stdout)}
+    if not found or proc.returncode:
+        raise RuntimeError(f"pytest {args} failed: {proc.stdout[-1500:]}{proc.stderr[-500:]}")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="processes per configuration")
+    opts = parser.parse_args(argv)
+    if opts.runs < 1:
+        parser.error(f"--runs must be at least 1, got {opts.runs}")
+    configs = {"plain": [], "--leakcheck": ["--leakcheck"]}
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in configs}
+    with tempfile.TemporaryDirectory(prefix="leakcheck-start-") as tmp:
+        folder = suite_folder(Path(tmp), "start_cost")
+        (folder / "test_start_cost.py").write_text(_TEST)
+        for r in range(opts.runs):
+            for name in list(configs)[r % 2 :] + list(configs)[: r % 2]:
+                for step, us in run(folder, configs[name]).items():
+                    results[name].setdefault(step, []).append(us)
+            print(f"  run {r + 1}/{opts.runs} done", file=sys.stderr, flush=True)
+    print(f"\nmedian over {opts.runs} processes of the fastest of 25 repeats; python "
+          f"{sys.version.split()[0]}")
+    print(f"| {'step':<21} | {'plain us':>9} | {'--leakcheck us':>14} | {'extra us':>8} |")
+    print("|" + "|".join("-" * w for w in (23, 11, 16, 10)) + "|")
+    for step, plain in results["plain"].items():
+        base = statistics.median(plain)
+        checked = statistics.median(results["--leakcheck"][step])
+        print(f"| {step:<21} | {base:>9.3f} | {checked:>14.3f} | {checked - base:>8.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
