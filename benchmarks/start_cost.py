@@ -82,7 +82,8 @@ async def test_asyncio_starts():
             await asyncio.gather(*(asyncio.sleep(0) for _ in range(50)))
         return time.process_time() - start
 
-    for name, step, n in (("create_task+cancel", create_cancel, count), ("gather(50 sleep(0))", gather, 1000)):
+    steps = (("create_task+cancel", create_cancel, count), ("gather(50 sleep(0))", gather, 1000))
+    for name, step, n in steps:
         best = min([await step() for _ in range(REPEATS)])
         _report(name, best / n)
 
@@ -149,8 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for step, us in run(folder, configs[name]).items():
                     results[name].setdefault(step, []).append(us)
             print(f"  run {r + 1}/{opts.runs} done", file=sys.stderr, flush=True)
-    print(f"\nmedian over {opts.runs} processes of the fastest of 25 repeats; python "
-          f"{sys.version.split()[0]}")
+    print(
+        f"\nmedian over {opts.runs} processes of the fastest of 25 repeats; python "
+        f"{sys.version.split()[0]}"
+    )
     print(f"| {'step':<21} | {'plain us':>9} | {'--leakcheck us':>14} | {'extra us':>8} |")
     print("|" + "|".join("-" * w for w in (23, 11, 16, 10)) + "|")
     for step, plain in results["plain"].items():

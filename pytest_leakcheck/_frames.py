@@ -8,17 +8,20 @@ more. Source lines are looked up only when a report is printed.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import linecache
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
-from types import FrameType
+from types import CodeType, FrameType, MethodType
 from typing import Any, NamedTuple
 
 __all__ = [
     "FrameRecord",
+    "Sites",
     "await_chain",
     "capture_stack",
     "format_stack",
@@ -161,10 +164,160 @@ def frame_stack(
     return tuple(records)
 
 
-def capture_stack(skip: int = 0) -> tuple[FrameRecord, ...]:
+class Sites:
+    """Where something was started, as captured: code objects and offsets.
+
+    Capture runs on every task and thread start, so it keeps only what the
+    walk reads anyway: per frame a shared ``(code, module, qualname)`` entry
+    and the instruction offset. File, line and :class:`FrameRecord` are
+    built when a report asks (:meth:`records`), at most once. Code objects
+    are kept, frames never: a frame would keep its locals alive.
+
+    *leaf* is the part walked for this start, innermost first, flat
+    (entry, offset, entry, offset, ...); *tail* the shared outer part a
+    running event loop's frames spliced in (see :func:`capture_stack`).
+    """
+
+    __slots__ = ("_leaf", "_records", "_tail")
+
+    def __init__(self, leaf: tuple[Any, ...], tail: tuple[Any, ...] = ()) -> None:
+        self._leaf = leaf
+        self._tail = tail
+        self._records: tuple[FrameRecord, ...] | None = None
+
+    def records(self) -> tuple[FrameRecord, ...]:
+        """The stack, outermost first (traceback order), up to CAPTURE_LIMIT frames."""
+        if self._records is None:
+            raw = self._leaf + self._tail
+            built = [
+                FrameRecord(entry[0].co_filename, _lineno(entry[0], offset), entry[1], entry[2])
+                for entry, offset in zip(raw[0::2], raw[1::2], strict=True)
+            ]
+            built.reverse()
+            self._records = tuple(built[-CAPTURE_LIMIT:])
+        return self._records
+
+    def without_leaf(self, prefix: str) -> Sites:
+        """These sites minus their innermost frames of modules under *prefix*
+        (a library's own spawn machinery is not where a task was started)."""
+        raw = self._leaf + self._tail
+        start = 0
+        while start < len(raw) and raw[start][1].startswith(prefix):
+            start += 2
+        return Sites(raw[start:])
+
+    def __len__(self) -> int:
+        return (len(self._leaf) + len(self._tail)) // 2
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sites):
+            return NotImplemented
+        return self.records() == other.records()
+
+    def __hash__(self) -> int:
+        return hash(self.records())
+
+    def __repr__(self) -> str:
+        return f"Sites({len(self)} frames)"
+
+
+def _lineno(code: CodeType, offset: int) -> int:
+    """The line of the instruction at byte *offset* of *code*, as ``frame.f_lineno`` gives it."""
+    if offset >= 0:
+        for start, end, line in code.co_lines():
+            if start <= offset < end:
+                return line if line is not None else code.co_firstlineno
+    return code.co_firstlineno
+
+
+#: (code, module, qualname) by id of code: what a frame's capture shares with
+#: every other capture through the same function. The entry holds its code
+#: object, so the id in its key cannot be reused while the entry exists; a
+#: capture holds the entries it used, so clearing the table loses nothing.
+_CODES: dict[int, tuple[CodeType, str, str]] = {}
+_CODES_MAX = 20_000
+
+
+def _code_entry(frame: FrameType) -> tuple[CodeType, str, str]:
+    code = frame.f_code
+    module = frame.f_globals.get("__name__", "")
+    qualname: str = getattr(code, "co_qualname", None) or _qualname_310(frame)
+    entry = (code, module if isinstance(module, str) else "", qualname)
+    if len(_CODES) >= _CODES_MAX:
+        _CODES.clear()
+    _CODES[id(code)] = entry
+    return entry
+
+
+#: The code of asyncio's own ``run_forever``: the frame where a walk up from a
+#: task reaches the frames that run the loop (see :func:`capture_stack`).
+_RUN_FOREVER = asyncio.BaseEventLoop.run_forever.__code__
+
+#: The outer part of a capture (from ``run_forever`` up to the runner's
+#: entry) by id of the asyncgen ``firstiter`` hook that run installed:
+#: (weak reference to that hook, run_forever's offset, the part). Bounded.
+_RUN_TAILS: dict[int, tuple[weakref.ref[Any], int, tuple[Any, ...]]] = {}
+_RUN_TAILS_MAX = 64
+
+
+def _run_token() -> Any:
+    """What identifies the event-loop run going on in this thread, or None.
+
+    ``run_forever`` installs its loop's asyncgen hooks for the duration of
+    the run, as bound methods made afresh at each run, and puts the previous
+    ones back at its end. While that method object is the installed hook the
+    same ``run_forever`` call is running (a weak reference to it dies with
+    the run), so the frames from that call up are the same ones as at the
+    last capture in this run, at the same offsets: they are suspended there.
+    """
+    hook = sys.get_asyncgen_hooks().firstiter
+    if type(hook) is MethodType and hook.__self__ is asyncio.events._get_running_loop():
+        return hook
+    return None
+
+
+def capture_stack(skip: int = 0, limit: int = CAPTURE_LIMIT) -> Sites:
     """The caller's stack, minus *skip* frames of instrumentation, up to the
-    test runner's entry: where a thread or task was started, for a person."""
-    return frame_stack(sys._getframe(skip + 1), stop_at_runner=True)
+    test runner's entry: where a thread or task was started, for a person.
+
+    Runs on every start, so it reads each frame's code and offset and
+    nothing else; a start inside a running asyncio loop stops at that run's
+    ``run_forever`` frame and shares the frames above it with every other
+    start of the same run (they cannot have changed while it runs).
+    """
+    global _RUNNER_ENTRY
+    if _RUNNER_ENTRY is _UNSET:
+        _RUNNER_ENTRY = _runner_entry_code()
+    stop = _RUNNER_ENTRY
+    frame: FrameType | None = sys._getframe(skip + 1)
+    out: list[Any] = []
+    append, codes = out.append, _CODES.get
+    mark = -1  # where the frames of a loop run begin in out, to share them
+    token = None
+    while frame is not None:
+        code = frame.f_code
+        if code is _RUN_FOREVER and mark < 0:
+            token = _run_token()
+            if token is not None:
+                shared = _RUN_TAILS.get(id(token))
+                if shared is not None and shared[0]() is token and shared[1] == frame.f_lasti:
+                    return Sites(tuple(out), shared[2])
+                mark = len(out)
+        entry = codes(id(code))
+        if entry is None or entry[0] is not code:
+            entry = _code_entry(frame)
+        append(entry)
+        append(frame.f_lasti)
+        if code is stop or len(out) >= 2 * limit:
+            break
+        frame = frame.f_back
+    if mark >= 0 and (frame is None or frame.f_code is stop):  # complete: worth sharing
+        if len(_RUN_TAILS) >= _RUN_TAILS_MAX:
+            _RUN_TAILS.clear()
+        tail = tuple(out[mark:])
+        _RUN_TAILS[id(token)] = (weakref.ref(token), out[mark + 1], tail)
+        return Sites(tuple(out[:mark]), tail)
+    return Sites(tuple(out))
 
 
 def _next_awaitable(obj: Any) -> Any:

@@ -65,11 +65,8 @@ class _Recorder:
             if task.parent_nursery is None:  # the run's init task: its root
                 _ROOTS[task] = threading.get_ident()
             origin = PROVENANCE.current_origin(skip=1)
-            if origin.stack:  # trio's spawn machinery is not where the task was started
-                stack = list(origin.stack)
-                while stack and stack[-1].module.startswith(_TRIO_CORE):
-                    stack.pop()
-                origin = origin._replace(stack=tuple(stack))
+            if origin.sites:  # trio's spawn machinery is not where the task was started
+                origin = origin._replace(sites=origin.sites.without_leaf(_TRIO_CORE))
             _ORIGINS[task] = origin
 
     def task_exited(self, task: Any) -> None:

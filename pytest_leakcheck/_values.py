@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._frames import FrameRecord
+from ._frames import FrameRecord, Sites
 
 __all__ = ["BACKGROUND", "KINDS", "Leak", "Origin", "Owner", "ReapedTask"]
 
@@ -40,12 +40,22 @@ BACKGROUND = Owner("background", "a thread that was running before checking bega
 
 
 class Origin(NamedTuple):
-    """Where and when a thread or task was started."""
+    """Where and when a thread or task was started.
 
-    stack: tuple[FrameRecord, ...] | None
+    *sites* is the creation stack as captured (code objects and offsets, no
+    frames); :attr:`stack` resolves it to frame records when a report asks,
+    so a start pays for a walk and nothing more.
+    """
+
+    sites: Sites | None
     phase: str | None
     owner: Owner | None
     started_by: str  # name of the thread that started it
+
+    @property
+    def stack(self) -> tuple[FrameRecord, ...] | None:
+        """The creation stack, outermost first; None when not captured."""
+        return None if self.sites is None else self.sites.records()
 
 
 @dataclass(frozen=True)
