@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = [
     "SUITES",
+    "TASK_HEAVY",
     "Suite",
     "outcome",
     "pytest_command",
@@ -62,6 +63,25 @@ _BODIES = {
         "    return 'asyncio'\n\n\n",
         "@pytest.mark.anyio\nasync def test_{i}():\n    await anyio.sleep(0)\n",
     ),
+    # the task-heavy suites (task_heavy.py): many starts per test
+    "gather50": (
+        "import asyncio\n\nimport pytest\n\n",
+        "@pytest.mark.asyncio\nasync def test_{i}():\n"
+        "    await asyncio.gather(*(asyncio.sleep(0) for _ in range(50)))\n",
+    ),
+    "taskgroup20": (
+        "import anyio\nimport pytest\n\n\n@pytest.fixture\ndef anyio_backend():\n"
+        "    return 'asyncio'\n\n\n",
+        "@pytest.mark.anyio\nasync def test_{i}():\n    async with anyio.create_task_group() as tg:\n"
+        "        for _ in range(20):\n            tg.start_soon(anyio.sleep, 0)\n",
+    ),
+    "threads5": (
+        "import threading\n\n\ndef _work(out):\n    out.append(1)\n\n",
+        "def test_{i}():\n    out = []\n"
+        "    threads = [threading.Thread(target=_work, args=(out,)) for _ in range(5)]\n"
+        "    for t in threads:\n        t.start()\n    for t in threads:\n        t.join()\n"
+        "    assert out == [1] * 5\n",
+    ),
     "threads": (
         "import threading\n\n\ndef _work(out):\n    out.append(1)\n\n",
         "def test_{i}():\n    out = []\n    t = threading.Thread(target=_work, args=(out,))\n"
@@ -84,6 +104,13 @@ SUITES = (
     Suite("pytest-asyncio (500)", "asyncio", 500),
     Suite("anyio (500)", "anyio", 500),
     Suite("thread start+join (200)", "threads", 200),
+)
+
+#: Suites that start many tasks or threads per test (sized by task_heavy.py).
+TASK_HEAVY = (
+    Suite("asyncio gather(50 sleep(0))", "gather50", 1000),
+    Suite("anyio task group of 20", "taskgroup20", 1000),
+    Suite("5 threads start+join", "threads5", 1000),
 )
 
 

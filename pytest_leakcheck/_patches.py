@@ -14,10 +14,10 @@ one set of patches, removed when the last one leaves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -103,9 +103,10 @@ def _patch_thread_start() -> None:
     original = threading.Thread.start
 
     def start(thread: threading.Thread) -> None:
-        # Bookkeeping must never stop a thread from starting.
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 (suppress() costs a Python call per start)
             PROVENANCE.thread_origins[thread] = PROVENANCE.current_origin(skip=1)
+        except Exception:  # bookkeeping must never stop a thread from starting
+            pass
         original(thread)
 
     start.__wrapped__ = original  # type: ignore[attr-defined]
@@ -118,6 +119,9 @@ def _patch_event_loops() -> None:
     original_create_task = base.create_task
     original_close = base.close
     loops = LOOPS.loops
+    # The loop seen last, weakly: asking the WeakSet costs a Python call and a
+    # new weak reference, on every task; a loop makes its tasks in a row.
+    last_loop: list[Any] = [lambda: None]
 
     def __init__(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> None:
         original_init(loop, *args, **kwargs)
@@ -126,8 +130,10 @@ def _patch_event_loops() -> None:
     def create_task(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> Any:
         task = original_create_task(loop, *args, **kwargs)
         try:
-            if loop not in loops:  # a membership test allocates nothing
-                loops.add(loop)
+            if last_loop[0]() is not loop:
+                if loop not in loops:
+                    loops.add(loop)
+                last_loop[0] = weakref.ref(loop)
             if LEDGER.runner_reap_pending:
                 LEDGER.note_after_reap(task)
             coro = args[0] if args else kwargs.get("coro")

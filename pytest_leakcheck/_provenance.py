@@ -10,11 +10,11 @@ task alive.
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Any
 
 from ._frames import capture_stack
-from ._values import Origin, Owner
+from ._values import Origin, Owner, new_origin
+from ._weakids import WeakIdMap
 
 __all__ = ["PROVENANCE", "Provenance"]
 
@@ -27,10 +27,9 @@ class Provenance:
         self._owners: list[Owner] = []
         self._owner_thread: int | None = None
         self.capture_stacks = True
-        self.thread_origins: weakref.WeakKeyDictionary[threading.Thread, Origin] = (
-            weakref.WeakKeyDictionary()
-        )
-        self.task_origins: weakref.WeakKeyDictionary[Any, Origin] = weakref.WeakKeyDictionary()
+        # (weak maps built for many short-lived keys: see _weakids)
+        self.thread_origins: WeakIdMap[threading.Thread, Origin] = WeakIdMap()
+        self.task_origins: WeakIdMap[Any, Origin] = WeakIdMap()
         #: our own failures inside instrumented calls, for the session to warn about
         self.errors: list[str] = []
 
@@ -66,7 +65,7 @@ class Provenance:
             if parent is not None:
                 owner, phase = parent.owner, parent.phase
         frames = capture_stack(skip + 1) if stack and self.capture_stacks else None
-        return Origin(frames, phase, owner, current.name)
+        return new_origin((frames, phase, owner, current.name))
 
 
 PROVENANCE = Provenance()

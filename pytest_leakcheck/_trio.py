@@ -37,7 +37,8 @@ from ._describe import coroutine_name
 from ._frames import await_chain
 from ._ledger import LEDGER
 from ._provenance import PROVENANCE
-from ._values import Leak, Origin, ReapedTask
+from ._values import Leak, Origin, ReapedTask, new_origin
+from ._weakids import WeakIdMap
 
 __all__ = ["describe", "install", "live_tasks", "origin"]
 
@@ -49,7 +50,7 @@ _INTERNAL_TASKS = frozenset({"trio._core._entry_queue.EntryQueue.task"})
 
 #: root task of each trio run in progress -> ident of the thread running it
 _ROOTS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-_ORIGINS: weakref.WeakKeyDictionary[Any, Origin] = weakref.WeakKeyDictionary()
+_ORIGINS: WeakIdMap[Any, Origin] = WeakIdMap()
 
 
 class _Recorder:
@@ -61,13 +62,15 @@ class _Recorder:
     """
 
     def task_spawned(self, task: Any) -> None:
-        with contextlib.suppress(Exception):
+        try:  # (not contextlib.suppress: that costs a Python call per start)
             if task.parent_nursery is None:  # the run's init task: its root
                 _ROOTS[task] = threading.get_ident()
             origin = PROVENANCE.current_origin(skip=1)
             if origin.sites:  # trio's spawn machinery is not where the task was started
-                origin = origin._replace(sites=origin.sites.without_leaf(_TRIO_CORE))
+                origin = new_origin((origin.sites.without_leaf(_TRIO_CORE), *origin[1:]))
             _ORIGINS[task] = origin
+        except Exception:  # bookkeeping must never break the run
+            pass
 
     def task_exited(self, task: Any) -> None:
         with contextlib.suppress(Exception):

@@ -9,11 +9,12 @@ of ours but the frame record: it is the bottom layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from ._frames import FrameRecord, Sites
 
-__all__ = ["BACKGROUND", "KINDS", "Leak", "Origin", "Owner", "ReapedTask"]
+__all__ = ["BACKGROUND", "KINDS", "Leak", "Origin", "Owner", "ReapedTask", "new_origin"]
 
 
 class Owner(NamedTuple):
@@ -56,6 +57,11 @@ class Origin(NamedTuple):
     def stack(self) -> tuple[FrameRecord, ...] | None:
         """The creation stack, outermost first; None when not captured."""
         return None if self.sites is None else self.sites.records()
+
+
+#: ``Origin`` from a (sites, phase, owner, started_by) tuple, built in C: the
+#: generated ``Origin(...)`` constructor is a Python call, on every start.
+new_origin = partial(tuple.__new__, Origin)
 
 
 @dataclass(frozen=True)

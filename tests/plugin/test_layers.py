@@ -24,6 +24,7 @@ LAYERS = [
     "_options",
     "_os_threads",
     "_warnings",
+    "_weakids",
     # value types
     "_values",
     # reading live objects, and the exemptions
