@@ -9,6 +9,7 @@ more. Source lines are looked up only when a report is printed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import linecache
 import os
@@ -164,61 +165,51 @@ def frame_stack(
     return tuple(records)
 
 
-class Sites:
+class Sites(tuple):  # type: ignore[type-arg]
     """Where something was started, as captured: code objects and offsets.
 
     Capture runs on every task and thread start, so it keeps only what the
     walk reads anyway: per frame a shared ``(code, module, qualname)`` entry
     and the instruction offset. File, line and :class:`FrameRecord` are
-    built when a report asks (:meth:`records`), at most once. Code objects
-    are kept, frames never: a frame would keep its locals alive.
+    built when a report asks (:meth:`records`), once. Code objects are kept,
+    frames never: a frame would keep its locals alive.
 
-    *leaf* is the part walked for this start, innermost first, flat
-    (entry, offset, entry, offset, ...); *tail* the shared outer part a
-    running event loop's frames spliced in (see :func:`capture_stack`).
+    A pair (leaf, tail), built in C by :func:`new_sites` (a Python
+    constructor would be a call per start): *leaf* is the part walked for
+    this start, innermost first, flat (entry, offset, entry, offset, ...);
+    *tail* the outer part shared with the other starts of the same event
+    loop run (see :func:`capture_stack`).
     """
 
-    __slots__ = ("_leaf", "_records", "_tail")
-
-    def __init__(self, leaf: tuple[Any, ...], tail: tuple[Any, ...] = ()) -> None:
-        self._leaf = leaf
-        self._tail = tail
-        self._records: tuple[FrameRecord, ...] | None = None
+    @functools.cached_property
+    def _records(self) -> tuple[FrameRecord, ...]:
+        raw = self[0] + self[1]
+        built = [
+            FrameRecord(entry[0].co_filename, _lineno(entry[0], offset), entry[1], entry[2])
+            for entry, offset in zip(raw[0::2], raw[1::2], strict=True)
+        ]
+        built.reverse()
+        return tuple(built[-CAPTURE_LIMIT:])
 
     def records(self) -> tuple[FrameRecord, ...]:
         """The stack, outermost first (traceback order), up to CAPTURE_LIMIT frames."""
-        if self._records is None:
-            raw = self._leaf + self._tail
-            built = [
-                FrameRecord(entry[0].co_filename, _lineno(entry[0], offset), entry[1], entry[2])
-                for entry, offset in zip(raw[0::2], raw[1::2], strict=True)
-            ]
-            built.reverse()
-            self._records = tuple(built[-CAPTURE_LIMIT:])
         return self._records
 
     def without_leaf(self, prefix: str) -> Sites:
         """These sites minus their innermost frames of modules under *prefix*
         (a library's own spawn machinery is not where a task was started)."""
-        raw = self._leaf + self._tail
+        raw = self[0] + self[1]
         start = 0
         while start < len(raw) and raw[start][1].startswith(prefix):
             start += 2
-        return Sites(raw[start:])
-
-    def __len__(self) -> int:
-        return (len(self._leaf) + len(self._tail)) // 2
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sites):
-            return NotImplemented
-        return self.records() == other.records()
-
-    def __hash__(self) -> int:
-        return hash(self.records())
+        return new_sites((raw[start:], ()))
 
     def __repr__(self) -> str:
-        return f"Sites({len(self)} frames)"
+        return f"Sites({(len(self[0]) + len(self[1])) // 2} frames)"
+
+
+#: ``Sites`` from a (leaf, tail) pair, built in C.
+new_sites = functools.partial(tuple.__new__, Sites)
 
 
 def _lineno(code: CodeType, offset: int) -> int:
@@ -301,7 +292,7 @@ def capture_stack(skip: int = 0, limit: int = CAPTURE_LIMIT) -> Sites:
             if token is not None:
                 shared = _RUN_TAILS.get(id(token))
                 if shared is not None and shared[0]() is token and shared[1] == frame.f_lasti:
-                    return Sites(tuple(out), shared[2])
+                    return new_sites((tuple(out), shared[2]))
                 mark = len(out)
         entry = codes(id(code))
         if entry is None or entry[0] is not code:
@@ -316,8 +307,8 @@ def capture_stack(skip: int = 0, limit: int = CAPTURE_LIMIT) -> Sites:
             _RUN_TAILS.clear()
         tail = tuple(out[mark:])
         _RUN_TAILS[id(token)] = (weakref.ref(token), out[mark + 1], tail)
-        return Sites(tuple(out[:mark]), tail)
-    return Sites(tuple(out))
+        return new_sites((tuple(out[:mark]), tail))
+    return new_sites((tuple(out), ()))
 
 
 def _next_awaitable(obj: Any) -> Any:

@@ -66,7 +66,7 @@ def test_starts_in_one_run_share_the_outer_frames() -> None:
         return capture_stack(), capture_stack()
 
     one, other = asyncio.run(two())
-    assert one._tail and one._tail is other._tail
+    assert one[1] and one[1] is other[1]
     assert one.records()[:-1] == other.records()[:-1]
     assert one.records()[-1].lineno == other.records()[-1].lineno
 
