@@ -12,7 +12,7 @@ from typing import Any
 
 from ._frames import FrameRecord, await_chain, frame_stack, thread_frames, waiting_on
 from ._pools import worker_state
-from ._values import Leak, Origin, ReapedTask
+from ._values import ENDED_HOW, Leak, Origin, ReapedTask
 
 __all__ = [
     "BUSY_WORKER",
@@ -59,11 +59,6 @@ def _thread_stack(
     return frame_stack(frames.get(ident))
 
 
-def _busy(frame: Any) -> bool:
-    state = worker_state(frame)
-    return state is not None and state.busy
-
-
 #: Note on a pool worker that has, or is about to take, a job.
 BUSY_WORKER = "a pool worker busy with a job (or with one queued for it)"
 
@@ -74,6 +69,7 @@ def describe_thread(
     native = getattr(thread, "native_id", None)
     identity = f"ident {thread.ident}" + (f", native id {native}" if native else "")
     identity += ", daemon" if thread.daemon else ", NOT daemon"
+    state = worker_state(frames.get(thread.ident or -1)) if frames else None
     return Leak(
         kind="thread",
         name=thread.name,
@@ -82,7 +78,8 @@ def describe_thread(
         stack=_thread_stack(thread.ident, frames),
         origin=origin,
         daemon=thread.daemon,
-        note=BUSY_WORKER if frames and _busy(frames.get(thread.ident or -1)) else None,
+        note=BUSY_WORKER if state is not None and not state.parked else None,
+        parked_in=state.pool if state is not None and state.parked else None,
     )
 
 
@@ -103,15 +100,20 @@ def describe_task(task: Any, origin: Origin | None) -> Leak:
 
 
 def describe_reaped(reaped: ReapedTask) -> Leak:
+    """A task that ended unfinished, as it was described at that moment."""
+    if reaped.kind == "reaped task":
+        note = f"still pending when its loop shut down: {reaped.reaped_by}"
+    else:
+        note = reaped.reaped_by
     return Leak(
         kind=reaped.kind,
         name=reaped.name,
-        identity="cancelled at loop shutdown",
+        identity=ENDED_HOW.get(reaped.kind, "ended unfinished"),
         target=reaped.coroutine,
         stack=reaped.stack,
         origin=reaped.origin,
         waiting_on=reaped.waiting_on,
-        note=f"still pending when its loop shut down: {reaped.reaped_by}; stack as it was then",
+        note=f"{note}; stack as it was then",
     )
 
 

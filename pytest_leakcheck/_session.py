@@ -24,7 +24,7 @@ from ._provenance import PROVENANCE
 from ._report import format_leaks
 from ._snapshot import Snapshot, snapshot
 from ._summary import Summary
-from ._values import Leak, Owner
+from ._values import ENDED_KINDS, Leak, Owner
 from ._verdict import find_leaks
 from ._warnings import LeakcheckInternalWarning, LeakWarning
 
@@ -299,7 +299,7 @@ class LeakcheckSession:
             timeout = None if grace else 0.0
             leaks = find_leaks(self._session_before, options=self.settings.options, timeout=timeout)
             # reaped tasks are gone: only what still runs is "alive"
-            self.summary.alive = [leak for leak in leaks if leak.kind != "reaped task"]
+            self.summary.alive = [leak for leak in leaks if leak.kind not in ENDED_KINDS]
         return self.summary
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:

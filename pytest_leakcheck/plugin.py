@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from . import _xdist
+from . import _nested, _xdist
 from ._api import LeakChecker
 from ._options import DEFAULT_TIMEOUT, Options, parse_ignore
 from ._provenance import PROVENANCE
@@ -129,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "leakcheck(ignore=(), timeout=None, enabled=True): per-test leak-check settings: "
         "extra ignore patterns, another grace period, or enabled=False to skip the check.",
     )
+    _nested.attach(config)
     if not _enabled(config):
         return
     session = LeakcheckSession(config, _settings(config))
