@@ -58,17 +58,16 @@ class Ledger:
     ) -> None:
         """Describe every task still pending on *loop* before it is cancelled.
 
-        A runner's own main task is left out: it is pending only because a
-        BaseException (KeyboardInterrupt, SystemExit, a BaseExceptionGroup)
-        interrupted the run, and that exception reaches the test itself.
+        Unless the runner's own main task is among them: then a BaseException
+        (KeyboardInterrupt, SystemExit, a BaseExceptionGroup) interrupted the
+        run, that exception reaches the test itself, and what the runner
+        cancels now is the interrupted run unwinding, not stragglers.
         """
         try:
-            pending = [
-                t
-                for t in asyncio.all_tasks(loop)
-                if not t.done() and t is not exclude and t not in self.runner_main
-            ]
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done() and t is not exclude]
         except Exception:  # a loop in a strange state: nothing we can list
+            return
+        if any(task in self.runner_main for task in pending):
             return
         for task in pending:
             self._record(task, reaped_by)

@@ -158,7 +158,7 @@ def _patch_loop_class(cls: type) -> None:
     def run_until_complete(loop: Any, future: Any) -> Any:
         if isinstance(future, asyncio.Task):
             LEDGER.runner_main.add(future)
-        else:  # its first create_task makes the main task
+        elif not asyncio.isfuture(future):  # a coroutine: its first create_task is the main
             LEDGER.main_for = loop
         try:
             return original_run_until_complete(loop, future)

@@ -294,7 +294,9 @@ def test_a_runner_main_task_interrupted_by_a_base_exception_is_not_a_straggler(r
             raise SystemExit(3)
 
         async def main():
-            asyncio.get_running_loop().create_task(stop_everything())
+            loop = asyncio.get_running_loop()
+            loop.create_task(asyncio.sleep(3600), name="sibling of the run")
+            loop.create_task(stop_everything())
             await asyncio.sleep(3600)
 
         def test_system_exit_from_a_child_task():
