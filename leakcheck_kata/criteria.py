@@ -101,7 +101,8 @@ def describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
     members = getattr(exc, "exceptions", None)
     if isinstance(members, tuple) and members:
-        text += " [" + ", ".join(type(m).__name__ for m in members) + "]"
+        kinds = Counter(type(m).__name__ for m in members)
+        text += " [" + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in kinds.items()) + "]"
     return text[:200]
 
 
@@ -557,6 +558,8 @@ EARLY = 0.05
 """C6's deadline styles cancel this soon after entering, while every fetch is in flight."""
 BLOCKED = 0.15
 """... and this late in C6's runs where the fast URLs' producers are blocked on a send."""
+READY = 1.0
+"""At most this long for the fast URLs to be answered before the cancel comes anyway."""
 
 Variant = Callable[["Scenario"], Awaitable[None]]
 
@@ -593,6 +596,7 @@ class Scenario:
     """One cancellation of a block that never receives; what happened, when."""
 
     ctx: Context
+    label: str
     client: httpx.AsyncClient
     urls: list[str]
     probe: LeakProbe
@@ -619,7 +623,17 @@ class Scenario:
     async def ready(self) -> None:
         """Inside the block: wait until the producers of the fast URLs are blocked on a send."""
         if self.fast:
-            await self.web.served(self.fast)
+            await self.web.served(self.fast, READY)
+
+    def hung(self) -> Conclusion:
+        """The verdict when the block never ends (from the hang guard's thread)."""
+        late = f"what was still running {BOUND} s after the cancel:\n{self.late}"
+        return Conclusion(
+            False,
+            f"{self.label}: the block had not ended {HANG:.0f} s after the cancel "
+            f"(bound {BOUND} s): it hangs",
+            late if self.late else _stragglers(self.probe),
+        )
 
     async def body(self, entered: anyio.Event | None = None) -> None:
         """Enter the block and wait, never receiving."""
@@ -761,12 +775,14 @@ async def _c6_one(
         slow = [web.add(f"slow{i}", delay=SLOW) for i in range(10 if blocked else 20)]
         urls = [u for pair in zip(slow, fast, strict=False) for u in pair] + slow[len(fast) :]
         async with given_client() as client:
-            s = Scenario(ctx, client, urls, LeakProbe(), web, fast, BLOCKED if blocked else EARLY)
+            at = BLOCKED if blocked else EARLY
+            s = Scenario(ctx, label, client, urls, LeakProbe(), web, fast, at)
             error: BaseException | None = None
             async with anyio.create_task_group() as tg:
                 tg.start_soon(s.observe, name="kata-grader observer")
                 try:
-                    await variant(s)
+                    with HangGuard(ctx.conclude, s.deadline + READY + HANG, s.hung):
+                        await variant(s)
                 except BaseException as exc:  # kept for after the group, which would wrap it
                     error = exc
                 tg.cancel_scope.cancel()
@@ -839,6 +855,15 @@ class Race:
         self.jitter = self.rng.uniform(0.0, 0.003)
         self.break_after = self.rng.randint(1, 3)
         self.pauses = [self.rng.uniform(0.0, 0.002) for _ in range(len(self.urls) + 1)]
+
+    def hung(self, label: str) -> Conclusion:
+        """The verdict when the race never ends (from the hang guard's thread)."""
+        return Conclusion(
+            False,
+            f"{label}: the consumer had not ended {2 * HANG:.0f} s after the race began: it "
+            f"hangs instead of ending (bound {BOUND} s, C6)",
+            _stragglers(self.probe),
+        )
 
     def mark(self) -> None:
         """Remember when the first cancellation (or the break) happened."""
@@ -928,7 +953,8 @@ async def c7_close_discipline(ctx: Context) -> str:
             async with given_client() as client:
                 probe = LeakProbe()
                 race = Race(ctx, scenario, rng, urls, client, probe, web)
-                outcome = await _run_race(race, label, probe)
+                with HangGuard(ctx.conclude, 2 * HANG, partial(race.hung, label)):
+                    outcome = await _run_race(race, label, probe)
                 outcomes[outcome] += 1
                 race.exit.check(label, "when the block was left")
                 check_clean(label, probe, web, "after the cancellations")
