@@ -40,22 +40,37 @@ class HangGuard:
         self, conclude: Conclude | None, after: float, judge: Callable[[], Conclusion]
     ) -> None:
         self._conclude = conclude
+        self._after = after
         self._judge = judge
-        self._started = self._stopped = False
-        self._timer = threading.Timer(after, self._fire)
-        self._timer.daemon = True
-        self._timer.name = "kata-grader hang guard"
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def start(self) -> None:
         """Start counting now (once; later calls do nothing): e.g. when the block is left."""
-        if self._conclude is not None and not self._started and not self._stopped:
-            self._started = True
+        with self._lock:
+            if self._conclude is None or self._timer is not None or self._stopped:
+                return
+            self._timer = threading.Timer(self._after, self._fire)
+            self._timer.daemon = True
+            self._timer.name = "kata-grader hang guard"
             self._timer.start()
+
+    def restart(self, after: float) -> None:
+        """Count *after* seconds from now instead (e.g. from the cancel on)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._after = after
+        self.start()
 
     def cancel(self) -> None:
         """The block ended: stand down."""
-        self._stopped = True
-        self._timer.cancel()
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def __enter__(self) -> HangGuard:
         self.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -162,3 +163,29 @@ def test_the_mock_serves_a_sync_client_in_its_own_thread() -> None:
                 client.get(timeout)
 
     anyio.run(main)
+
+
+def test_a_borderline_timing_failure_is_retried_once_and_said() -> None:
+    import anyio
+
+    from leakcheck_kata import criteria
+
+    calls: list[float] = []
+
+    def late_by(took: float) -> Callable[[], Awaitable[str]]:
+        async def attempt() -> str:
+            calls.append(took)
+            raise criteria.Failed(f"ended {took:.2f} s after the cancel", timing=True, took=took)
+
+        return attempt
+
+    ctx = criteria.Context(sub=None, backend="asyncio")  # type: ignore[arg-type]
+    with pytest.raises(criteria.Failed, match=r"0\.40 s"):
+        anyio.run(criteria.measured, ctx, "move_on_after", late_by(0.4))
+    assert calls == [0.4, 0.4]
+    assert len(ctx.notes) == 1 and "move_on_after: retried once" in ctx.notes[0]
+
+    calls.clear()
+    with pytest.raises(criteria.Failed, match=r"5\.00 s"):  # far off the bound: slow on its own
+        anyio.run(criteria.measured, ctx, "break", late_by(5.0))
+    assert calls == [5.0]
