@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 from .catalog import CRITERIA, select
@@ -15,6 +16,7 @@ from .loader import describe
 from .model import Criterion, Grade, SubmissionError, Verdict
 
 BACKENDS = ("asyncio", "trio")
+INSTALL_HINT = "pip install 'pytest-leakcheck[kata]'"
 
 __all__ = [
     "BACKENDS",
@@ -25,7 +27,19 @@ __all__ = [
     "Verdict",
     "grade",
     "grade_many",
+    "missing_backend",
 ]
+
+
+def missing_backend(backend: str) -> str | None:
+    """Why *backend* cannot run here, or None: trio is an optional package.
+
+    Checked before any criterion process starts, so a missing trio is one usage
+    error saying how to install it, not nine failed criteria with a traceback each.
+    """
+    if backend == "trio" and importlib.util.find_spec("trio") is None:
+        return f"trio is not installed; install it with: {INSTALL_HINT}"
+    return None
 
 
 def grade(
@@ -58,6 +72,9 @@ def grade_many(
     for target, backend, only, limit in requests:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        why = missing_backend(backend)
+        if why:
+            raise ValueError(f"--backend {backend}: {why}")
         batch.append(Request(target, tuple(select(only)), backend, limit))
     outcomes = run(batch, parallel)
     took = time.monotonic() - started

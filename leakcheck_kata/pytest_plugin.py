@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from . import BACKENDS, grade
+from . import BACKENDS, grade, missing_backend
 from .catalog import select
 from .model import Criterion, Grade, SubmissionError, Verdict
 
@@ -115,6 +115,10 @@ def pytest_collection_modifyitems(
         criteria = select(config.getoption("kata_only"))
     except ValueError as exc:
         raise pytest.UsageError(f"--kata-only: {exc}") from None
+    backend = config.getoption("kata_backend")
+    why = missing_backend(backend)
+    if why:
+        raise pytest.UsageError(f"--kata-backend={backend}: {why}")
     for criterion in criteria:
         name = f"kata[{criterion.id}]"
         items.append(KataItem.from_parent(session, name=name, nodeid=name, criterion=criterion))

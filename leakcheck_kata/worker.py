@@ -122,10 +122,25 @@ async def kata_grader_main(
     """The worker's main task (its name lets leak checks leave it out): grade, write, exit."""
     from . import evidence
     from .criteria import RUNNERS, Context, Failed
+    from .hangs import Conclusion
 
     probe = evidence.LeakProbe()
-    ctx = Context(submission, backend)
     started = time.perf_counter()
+
+    def conclude(conclusion: Conclusion) -> None:
+        """A hang guard's verdict, from its thread: write it with every stack, and leave."""
+        verdict = Verdict(
+            cid, name, conclusion.passed, conclusion.reason, time.perf_counter() - started
+        )
+        stacks = "" if conclusion.passed else _all_stacks()
+        where = f"where every thread was when the grader gave up:\n{stacks}" if stacks else ""
+        verdict.evidence = "\n\n".join(p for p in (conclusion.evidence, where) if p)
+        verdict.notes = list(ctx.notes)
+        if watchdog.finish():
+            _write(out, {"verdict": verdict.to_json()})
+        os._exit(EXIT_REPORTED)
+
+    ctx = Context(submission, backend, conclude=conclude)
     try:
         reason = await RUNNERS[cid](ctx)
         verdict = Verdict(cid, name, True, reason)
@@ -154,12 +169,14 @@ async def kata_grader_main(
     os._exit(EXIT_REPORTED)
 
 
-def check_loads(target: str | None, out: Path) -> None:
+def check_loads(target: str | None, out: Path, backend: str) -> None:
     """Only load and validate the submission; write ``{"ok": ..., "message": ...}``."""
-    from .loader import load
+    import anyio
+
+    from .loader import check_manager, load
 
     try:
-        load(target)
+        anyio.run(check_manager, load(target), backend=backend)
     except SubmissionError as exc:
         _write(out, {"ok": False, "message": str(exc)})
     else:
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     faulthandler.enable()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     if args.criterion is None:
-        check_loads(args.target, args.out)
+        check_loads(args.target, args.out, args.backend)
     else:
         grade_one(args.target, args.criterion, args.backend, args.out, args.limit)
 
