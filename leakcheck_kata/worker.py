@@ -6,6 +6,11 @@ non-daemon threads or a half-closed event loop behind, and none of that may
 keep this process alive once the verdict is written. A watchdog thread writes
 a "timed out" verdict with the stacks of every thread just before the parent's
 hard limit, so a hang says where it hangs.
+
+Before anything of the submission is imported, the worker caps itself
+(:mod:`.limits`) and installs its audit hook (:mod:`.guard`); every verdict it
+writes then says first what was refused or which cap was hit, because that is
+the cause of whatever else went wrong.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from . import limits
+from .guard import Guard
 from .model import SubmissionError, Verdict
 from .stalls import HEARTBEAT
 
@@ -29,12 +36,37 @@ EXIT_TIMED_OUT = 3
 
 
 def _write(out: Path, payload: dict[str, Any]) -> None:
-    tmp = out.with_suffix(".tmp")
+    limits.relax()  # the submission may have used up its memory or descriptors
+    tmp = _tmp(out)
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(payload, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, out)
+
+
+def _tmp(out: Path) -> Path:
+    return out.with_suffix(".tmp")
+
+
+def seal(verdict: Verdict, guard: Guard) -> Verdict:
+    """Put the root cause first: a refused action, else a cap the failure shows was hit.
+
+    A refusal fails even a criterion that passed: the answer tried to reach the
+    network or write outside its directory. The original reason is kept at the
+    top of the evidence.
+    """
+    refusal = guard.evidence()
+    cause = guard.refused[0].reason if guard.refused else None
+    if cause is None and not verdict.passed:
+        cause = limits.cap_hit(f"{verdict.reason}\n{verdict.evidence}", guard.caps)
+    if cause is None:
+        return verdict
+    if cause != verdict.reason:
+        earlier = f"{verdict.label} otherwise: {verdict.reason}"
+        verdict.evidence = "\n\n".join(p for p in (earlier, refusal, verdict.evidence) if p)
+    verdict.passed, verdict.reason = False, cause
+    return verdict
 
 
 def _all_stacks() -> str:
@@ -52,9 +84,10 @@ def _all_stacks() -> str:
 class _Watchdog:
     """Writes a timeout verdict and exits if the criterion overruns its limit."""
 
-    def __init__(self, out: Path, cid: str, name: str, limit: float) -> None:
+    def __init__(self, out: Path, cid: str, name: str, limit: float, guard: Guard) -> None:
         self._lock = threading.Lock()
         self._done = False
+        self._guard = guard
         self._timer = threading.Timer(limit, self._fire, args=(out, cid, name, limit))
         self._timer.daemon = True
         self._timer.name = "kata-grader-watchdog"
@@ -82,11 +115,13 @@ class _Watchdog:
             limit,
             "where every thread was at the time limit:\n" + _all_stacks(),
         )
-        _write(out, {"verdict": verdict.to_json()})
+        _write(out, {"verdict": seal(verdict, self._guard).to_json()})
         os._exit(EXIT_TIMED_OUT)
 
 
-def grade_one(target: str | None, cid: str, backend: str, out: Path, limit: float) -> None:
+def grade_one(
+    target: str | None, cid: str, backend: str, out: Path, limit: float, guard: Guard
+) -> None:
     """Grade criterion *cid* in this process, write the verdict, and exit."""
     from . import evidence
     from .catalog import BY_ID
@@ -96,28 +131,40 @@ def grade_one(target: str | None, cid: str, backend: str, out: Path, limit: floa
     evidence.start_recording()
     from .loader import load
 
-    watchdog = _Watchdog(out, cid, criterion.name, limit)
+    watchdog = _Watchdog(out, cid, criterion.name, limit, guard)
     watchdog.start()
     try:
         submission = load(target)
     except SubmissionError as exc:
         if watchdog.finish():
-            _write(
-                out,
-                {"verdict": Verdict(cid, criterion.name, False, f"cannot load: {exc}").to_json()},
-            )
+            verdict = Verdict(cid, criterion.name, False, f"cannot load: {exc}")
+            _write(out, {"verdict": seal(verdict, guard).to_json()})
         os._exit(EXIT_REPORTED)
 
     import anyio
 
     anyio.run(
-        kata_grader_main, submission, cid, criterion.name, backend, out, watchdog, backend=backend
+        kata_grader_main,
+        submission,
+        cid,
+        criterion.name,
+        backend,
+        out,
+        watchdog,
+        guard,
+        backend=backend,
     )
     os._exit(EXIT_REPORTED)  # pragma: no cover - kata_grader_main() always exits first
 
 
 async def kata_grader_main(
-    submission: Any, cid: str, name: str, backend: str, out: Path, watchdog: _Watchdog
+    submission: Any,
+    cid: str,
+    name: str,
+    backend: str,
+    out: Path,
+    watchdog: _Watchdog,
+    guard: Guard,
 ) -> None:
     """The worker's main task (its name lets leak checks leave it out): grade, write, exit."""
     from . import evidence
@@ -132,6 +179,7 @@ async def kata_grader_main(
     except Failed as failure:
         verdict = Verdict(cid, name, False, failure.reason, evidence=failure.evidence)
     except BaseException as exc:  # the submission broke the scenario itself
+        limits.relax()  # formatting a MemoryError's traceback needs memory too
         verdict = Verdict(
             cid,
             name,
@@ -149,7 +197,7 @@ async def kata_grader_main(
             verdict.reason = f"{first}, not daemon: a program using it could not exit"
         verdict.evidence = "\n\n".join(p for p in (verdict.evidence, blockers) if p)
     if watchdog.finish():
-        _write(out, {"verdict": verdict.to_json()})
+        _write(out, {"verdict": seal(verdict, guard).to_json()})
     # Leave now: the loop's teardown would wait on whatever the submission left behind.
     os._exit(EXIT_REPORTED)
 
@@ -175,13 +223,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="asyncio")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--limit", type=float, default=30.0)
+    parser.add_argument("--cap", type=limits.Caps.from_arg, default=limits.Caps())
+    parser.add_argument(
+        "--sys-path",
+        action="append",
+        default=[],
+        help="importable folders in place of the working directory (the caller's, the "
+        "submission's own folder for its siblings)",
+    )
     args = parser.parse_args(argv)
+    limits.apply(args.cap)
     faulthandler.enable()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+    sys.dont_write_bytecode = True  # no __pycache__ next to anyone's sources
+    if sys.path and os.path.abspath(sys.path[0]) == os.getcwd():
+        sys.path[0:1] = args.sys_path
+    guard = Guard(args.cap, Path.cwd(), (args.out, _tmp(args.out)))
+    guard.install()
     if args.criterion is None:
         check_loads(args.target, args.out)
     else:
-        grade_one(args.target, args.criterion, args.backend, args.out, args.limit)
+        grade_one(args.target, args.criterion, args.backend, args.out, args.limit, guard)
 
 
 if __name__ == "__main__":
