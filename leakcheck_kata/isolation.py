@@ -35,7 +35,7 @@ LOAD_LIMIT = 30.0
 KILL_GRACE = 3.0
 """The worker's own watchdog fires at the limit; the parent kills this much later."""
 POLL = 0.01
-TASKS_POLL = 0.1
+TASKS_POLL = 0.25
 """Seconds between two counts of every worker's threads and processes (one /proc scan)."""
 WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 """glibc reserves 64 MiB of address space per thread arena (up to 8 per CPU), which the
