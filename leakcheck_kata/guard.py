@@ -66,8 +66,8 @@ class Guard:
         """*own_files*: the grader's own files outside *workdir* (the verdict file)."""
         self.caps = caps
         self.refused: list[Refusal] = []
-        self._workdir = str(workdir.resolve())
-        self._own = {os.path.abspath(p) for p in own_files}
+        self._workdir = os.path.realpath(workdir)
+        self._own = {os.path.realpath(p) for p in own_files}
         self._lock = threading.Lock()
         self._session = os.getsid(0) if hasattr(os, "getsid") else 0
 
@@ -103,7 +103,8 @@ class Guard:
     def _writable(self, path: Any) -> bool:
         if isinstance(path, int) or path is None:
             return True  # a descriptor already open: judged when it was opened
-        full = os.path.abspath(os.fsdecode(path))
+        # realpath: /tmp may be a symlink (macOS), and a symlink may point outside
+        full = os.path.realpath(os.fsdecode(path))
         if full in self._own or full == os.devnull:
             return True
         return full == self._workdir or full.startswith(self._workdir + os.sep)

@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     sys.dont_write_bytecode = True  # no __pycache__ next to anyone's sources
     if sys.path and os.path.abspath(sys.path[0]) == os.getcwd():
-        sys.path[0:1] = args.sys_path
+        del sys.path[0]  # the working directory is the grader's, not an import root
+    sys.path[0:0] = args.sys_path
     guard = Guard(args.cap, Path.cwd(), (args.out, _tmp(args.out)))
     guard.install()
     if args.criterion is None:
