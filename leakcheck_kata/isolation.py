@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -135,6 +136,7 @@ def _command(
         "--limit",
         str(limit),
         *request.caps.to_args(),
+        f"--parent={os.getpid()}",
     ]
     if target is not None:
         cmd += ["--target", target]
@@ -205,9 +207,10 @@ def run(requests: list[Request], parallel: int | None = None) -> list[Outcome]:
             while pending or running:
                 while pending and len(running) < slots:
                     index, criterion = pending.pop(0)
-                    running.append(
-                        _start(index, requests[index], placements[index], criterion, Path(tmp))
-                    )
+                    with _interrupts_deferred():
+                        running.append(
+                            _start(index, requests[index], placements[index], criterion, Path(tmp))
+                        )
                 time.sleep(POLL)
                 if time.monotonic() - counted >= TASKS_POLL:
                     counted = time.monotonic()
@@ -233,6 +236,27 @@ def run(requests: list[Request], parallel: int | None = None) -> list[Outcome]:
         refused[i] if i in refused else [verdicts[i][c.id] for c in r.criteria]
         for i, r in enumerate(requests)
     ]
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while a worker starts, until it is in the running list.
+
+    Raised inside ``Popen()``, the interrupt would lose the pid of a child that
+    already exists, and nothing would kill it. The worker inherits the blocked
+    mask and unblocks it first thing (:func:`.worker.main`).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _start(

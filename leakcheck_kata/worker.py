@@ -19,6 +19,7 @@ import argparse
 import faulthandler
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ from .stalls import HEARTBEAT
 
 EXIT_REPORTED = 0
 EXIT_TIMED_OUT = 3
+PR_SET_PDEATHSIG = 1
 
 
 def _write(out: Path, payload: dict[str, Any]) -> None:
@@ -215,6 +217,21 @@ def check_loads(target: str | None, out: Path) -> None:
     os._exit(EXIT_REPORTED)
 
 
+def _die_with_parent(parent: int | None) -> None:
+    """Linux: be killed when the grader (pid *parent*) dies, even by SIGKILL, not run on."""
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if os.getppid() != parent:  # the grader died before prctl took effect: we were orphaned
+        os._exit(EXIT_TIMED_OUT)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the worker process (not a user-facing command)."""
     parser = argparse.ArgumentParser(prog="python -m leakcheck_kata.worker")
@@ -224,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--limit", type=float, default=30.0)
     parser.add_argument("--cap", type=limits.Caps.from_arg, default=limits.Caps())
+    parser.add_argument("--parent", type=int, default=None, help="the grader's pid")
     parser.add_argument(
         "--sys-path",
         action="append",
@@ -232,6 +250,9 @@ def main(argv: list[str] | None = None) -> None:
         "submission's own folder for its siblings)",
     )
     args = parser.parse_args(argv)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it started us
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
+    _die_with_parent(args.parent)
     limits.apply(args.cap)
     faulthandler.enable()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))

@@ -150,28 +150,43 @@ def test_timeout_also_bounds_loading(grader: Grader) -> None:
     grader.assert_clean()
 
 
-def test_sigterm_kills_the_criterion_and_removes_its_directory(grader: Grader) -> None:
-    proc = subprocess.Popen(
+def _hang_then(grader: Grader, sig: signal.Signals) -> subprocess.CompletedProcess[str]:
+    """Grade iso_hang's C1, send *sig* to the grader once the criterion runs; its result."""
+    with subprocess.Popen(
         grader.command(str(SUBMISSIONS / "iso_hang.py"), "--only", "C1", "--timeout", str(WAIT)),
         cwd=grader.caller,
         env=grader.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        deadline = time.monotonic() + WAIT
-        while not list(grader.tmp.glob("kata-grader-*/0-C1/iso_hang.py")):
-            assert proc.poll() is None and time.monotonic() < deadline, "C1 never started"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=WAIT)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 143, err
-    assert "leakcheck-kata: terminated" in err
+    ) as proc:
+        try:
+            deadline = time.monotonic() + WAIT
+            while not list(grader.tmp.glob("kata-grader-*/0-C1/iso_hang.py")):
+                assert proc.poll() is None and time.monotonic() < deadline, "C1 never started"
+                time.sleep(0.05)
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=WAIT)
+        finally:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_sigterm_kills_the_criterion_and_removes_its_directory(grader: Grader) -> None:
+    done = _hang_then(grader, signal.SIGTERM)
+    assert done.returncode == 143, done.stderr
+    assert "leakcheck-kata: terminated" in done.stderr
     grader.assert_clean()
+
+
+def test_a_killed_grader_takes_its_workers_along(grader: Grader) -> None:
+    """SIGKILL leaves the grader no chance to clean up; the workers still die with it."""
+    done = _hang_then(grader, signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + WAIT
+    while grader.survivors():
+        assert time.monotonic() < deadline, "a worker outlived its grader"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(
