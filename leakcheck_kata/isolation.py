@@ -247,7 +247,9 @@ def _interrupts_deferred() -> Iterator[None]:
 
     Raised inside ``Popen()``, the interrupt would lose the pid of a child that
     already exists, and nothing would kill it. The worker inherits the blocked
-    mask and unblocks it first thing (:func:`.worker.main`).
+    mask and unblocks it first thing (:func:`.worker.main`). This holds them in
+    this thread only: in a program with other threads, one of those may take the
+    signal, and a worker so lost still ends at its own time limit.
     """
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
         yield

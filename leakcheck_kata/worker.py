@@ -35,6 +35,8 @@ from .stalls import HEARTBEAT
 EXIT_REPORTED = 0
 EXIT_TIMED_OUT = 3
 PR_SET_PDEATHSIG = 1
+LOAD_BACKSTOP = 5.0
+"""Seconds past its limit after which a load check ends itself (the parent kills it at it)."""
 
 
 def _write(out: Path, payload: dict[str, Any]) -> None:
@@ -204,10 +206,18 @@ async def kata_grader_main(
     os._exit(EXIT_REPORTED)
 
 
-def check_loads(target: str | None, out: Path) -> None:
-    """Only load and validate the submission; write ``{"ok": ..., "message": ...}``."""
+def check_loads(target: str | None, out: Path, limit: float) -> None:
+    """Only load and validate the submission; write ``{"ok": ..., "message": ...}``.
+
+    The parent kills this process at *limit*; a little later it ends itself, in
+    case the parent could not (an interrupt that lost its pid): an import that
+    hangs must not outlive the grading.
+    """
     from .loader import load
 
+    backstop = threading.Timer(limit + LOAD_BACKSTOP, os._exit, args=(EXIT_TIMED_OUT,))
+    backstop.daemon = True
+    backstop.start()
     try:
         load(target)
     except SubmissionError as exc:
@@ -263,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     guard = Guard(args.cap, Path.cwd(), (args.out, _tmp(args.out)))
     guard.install()
     if args.criterion is None:
-        check_loads(args.target, args.out)
+        check_loads(args.target, args.out, args.limit)
     else:
         grade_one(args.target, args.criterion, args.backend, args.out, args.limit, guard)
 

@@ -248,3 +248,23 @@ def test_a_worker_session_is_counted() -> None:
         counts = tasks_by_session()
         proc.kill()
     assert counts is not None and counts.get(proc.pid) == 6
+
+
+def test_a_load_check_nobody_kills_ends_itself(grader: Grader) -> None:
+    """The backstop for a worker whose grader lost it: a hanging import ends anyway."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "leakcheck_kata.worker",
+            f"--out={grader.tmp / 'load.json'}",
+            "--limit=0.1",
+            f"--target={SUBMISSIONS / 'hostile_import_hang.py'}",
+        ],
+        cwd=grader.caller,
+        env=grader.env,
+        capture_output=True,
+        timeout=WAIT,
+    )
+    assert done.returncode == 3  # worker.EXIT_TIMED_OUT, without a report
+    assert not (grader.tmp / "load.json").exists()
