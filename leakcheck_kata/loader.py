@@ -60,12 +60,18 @@ def load(target: str | None) -> Submission:
     return Submission(spec, fetcher_cls, result_cls if inspect.isclass(result_cls) else None)
 
 
-def _import(spec: str) -> tuple[ModuleType, str]:
+def split_target(spec: str) -> tuple[str, str, bool]:
+    """``"x.py:Name"`` -> ``("x.py", "Name", False)``: where, which class, a module name?"""
     where, attr = spec, "DataFetcher"
     head, sep, tail = spec.rpartition(":")
     if sep and head and tail.isidentifier():
         where, attr = head, tail
-    if _is_module_name(where):
+    return where, attr, _is_module_name(where)
+
+
+def _import(spec: str) -> tuple[ModuleType, str]:
+    where, attr, is_module = split_target(spec)
+    if is_module:
         return _import_module(where), attr
     return _import_file(Path(where)), attr
 
@@ -122,11 +128,16 @@ def _import_module(name: str) -> ModuleType:
         raise SubmissionError(_import_failure(name, exc)) from None
 
 
-def _import_file(path: Path) -> ModuleType:
+def check_file(path: Path) -> None:
+    """Raise the SubmissionError for a file target that is missing or not a file."""
     if not path.exists():
         raise SubmissionError(f"file not found: {path}")
     if not path.is_file():
         raise SubmissionError(f"not a file: {path}")
+
+
+def _import_file(path: Path) -> ModuleType:
+    check_file(path)
     try:
         source = path.read_bytes()
         compile(source, str(path), "exec", dont_inherit=True)

@@ -10,7 +10,7 @@ It adds the items ``kata[C1]`` ... ``kata[C9]`` after whatever else was
 collected (select them alone with ``-k kata``). A failing item shows the same
 reason and evidence as the ``leakcheck-kata`` command. The criteria run in
 their own processes exactly as the command runs them, all graded once, on the
-first item, two processes at a time. Without ``--kata`` the plugin adds
+first item, one process per CPU at a time. Without ``--kata`` the plugin adds
 nothing.
 """
 
