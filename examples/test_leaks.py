@@ -30,7 +30,7 @@ def test_forgotten_sender():
             await queue.put(i)
 
     async def main() -> None:
-        asyncio.create_task(produce(asyncio.Queue(maxsize=1)), name="sender")
+        asyncio.create_task(produce(asyncio.Queue(maxsize=1)), name="sender")  # noqa: RUF006
         await asyncio.sleep(0)
 
     asyncio.run(main())
