@@ -40,10 +40,8 @@ class Ledger:
         #: when that loop is closed, close() need not list its tasks again
         self._runner_reaped: int | None = None
         self._after_reap: list[weakref.ref[Any]] = []
-        #: the tasks event-loop runners run as their main task (weakly), and the
-        #: loop whose run_until_complete is about to make one
-        self.runner_main: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.main_for: object | None = None
+        #: loops whose run a BaseException interrupted (weakly), until they are reaped
+        self.interrupted: weakref.WeakSet[Any] = weakref.WeakSet()
         #: id(agen.aclose() awaitable) -> (name, function, stack) until its task exists
         self._closers: dict[int, tuple[str, str, tuple[FrameRecord, ...]]] = {}
         self._agen_tasks: weakref.WeakKeyDictionary[
@@ -58,16 +56,17 @@ class Ledger:
     ) -> None:
         """Describe every task still pending on *loop* before it is cancelled.
 
-        Unless the runner's own main task is among them: then a BaseException
-        (KeyboardInterrupt, SystemExit, a BaseExceptionGroup) interrupted the
-        run, that exception reaches the test itself, and what the runner
-        cancels now is the interrupted run unwinding, not stragglers.
+        Unless a BaseException (KeyboardInterrupt, SystemExit, a
+        BaseExceptionGroup) interrupted the loop's run: that exception reaches
+        the test itself, and what the runner cancels now (its main task and
+        everything under it) is the interrupted run unwinding, not stragglers.
         """
+        if loop in self.interrupted:
+            self.interrupted.discard(loop)
+            return
         try:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done() and t is not exclude]
         except Exception:  # a loop in a strange state: nothing we can list
-            return
-        if any(task in self.runner_main for task in pending):
             return
         for task in pending:
             self._record(task, reaped_by)

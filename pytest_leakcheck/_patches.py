@@ -122,7 +122,7 @@ def _patch_thread_start() -> None:
 
 
 def _patch_loop_class(cls: type) -> None:
-    """Record the loops, task origins, runner main tasks and unfinished tasks of *cls*."""
+    """Record the loops, task origins, interrupted runs and unfinished tasks of *cls*."""
     original_init = cls.__init__  # type: ignore[misc]
     original_create_task = cls.create_task  # type: ignore[attr-defined]
     original_close = cls.close  # type: ignore[attr-defined]
@@ -140,9 +140,6 @@ def _patch_loop_class(cls: type) -> None:
             if loop not in loops:  # a membership test allocates nothing
                 loops.add(loop)
             coro = args[0] if args else kwargs.get("coro")
-            if LEDGER.main_for is loop:  # the task a runner's run_until_complete runs
-                LEDGER.main_for = None
-                LEDGER.runner_main.add(task)
             if LEDGER.closers_pending:
                 LEDGER.claim_closer(task, coro)
             if LEDGER.runner_reap_pending:
@@ -156,15 +153,14 @@ def _patch_loop_class(cls: type) -> None:
         return task
 
     def run_until_complete(loop: Any, future: Any) -> Any:
-        if isinstance(future, asyncio.Task):
-            LEDGER.runner_main.add(future)
-        elif not asyncio.isfuture(future):  # a coroutine: its first create_task is the main
-            LEDGER.main_for = loop
         try:
             return original_run_until_complete(loop, future)
-        finally:
-            if LEDGER.main_for is loop:
-                LEDGER.main_for = None
+        except BaseException as exc:
+            # KeyboardInterrupt, SystemExit, a BaseExceptionGroup (a cancelled main
+            # task is not an interruption: what it left behind is still reported)
+            if not isinstance(exc, (Exception, asyncio.CancelledError)):
+                LEDGER.interrupted.add(loop)
+            raise
 
     def close(loop: Any) -> None:
         try:
