@@ -109,18 +109,27 @@ def ignore_rules(
 _QUOTED_TAIL = re.compile(r"""('[^']*'|"[^"]*")\s*$""")
 
 
+def _given(message: str) -> object:
+    """The value a pytest ini-type error ends with: its repr, or after the last ': '."""
+    tail = _QUOTED_TAIL.search(message)
+    text = tail.group(1) if tail else message.rsplit(": ", 1)[-1]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def _ini_bool(config: pytest.Config, key: str) -> bool:
     """pytest's own error for a bad bool names the value but not the key: add it.
 
-    (pytest 8 raises ValueError, pytest 9 a UsageError; both end with the
-    value's repr, which is all they tell us about it.)
+    (pytest 8 raises ValueError, pytest 9 a UsageError, a TypeError's message
+    for a native TOML value; each ends with the value, which is all they tell
+    us about it.)
     """
     try:
         return bool(config.getini(key))
     except (ValueError, TypeError, pytest.UsageError) as exc:
-        tail = _QUOTED_TAIL.search(str(exc))
-        value: object = ast.literal_eval(tail.group(1)) if tail else str(exc)
-        raise SettingError(invalid(f"ini {key}", _BOOL, value)) from None
+        raise SettingError(invalid(f"ini {key}", _BOOL, _given(str(exc)))) from None
 
 
 def _report_path(raw: str | None, *, check: bool) -> str | None:

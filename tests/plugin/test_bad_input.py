@@ -192,6 +192,16 @@ def test_bad_ini_bool_names_the_key_and_the_value(run_leakcheck, pytester, key, 
     assert_usage_error(result, f"ERROR: ini {key} must be {BOOL}, got 'maybe'")
 
 
+@pytest.mark.skipif(
+    int(pytest.__version__.split(".")[0]) < 9, reason="[tool.pytest] (native TOML) is pytest 9"
+)
+@pytest.mark.parametrize(("value", "shown"), [("2", "2"), ('"maybe"', "'maybe'")])
+def test_bad_native_toml_bool_names_the_key_and_the_value(run_leakcheck, pytester, value, shown):
+    pytester.makepyprojecttoml(f"[tool.pytest]\nleakcheck_native = {value}\n")
+    result = run_leakcheck(LEAKY)
+    assert_usage_error(result, f"ERROR: ini leakcheck_native must be {BOOL}, got {shown}")
+
+
 def test_settings_are_checked_even_when_checking_is_off(run_leakcheck, pytester):
     pytester.makeini("[pytest]\nleakcheck_strict_pools = maybe\n")
     result = run_leakcheck(LEAKY, leakcheck=False)
