@@ -21,25 +21,14 @@ import pytest
 
 from ._options import IGNORE_PATTERN, IgnoreRule, Options, invalid, parse_ignore
 
-__all__ = [
-    "BOOL_KEYS",
-    "MODES",
-    "MarkerError",
-    "SettingError",
-    "Settings",
-    "item_settings",
-    "read_settings",
-    "seconds",
-]
+__all__ = ["MODES", "MarkerError", "SettingError", "Settings", "item_settings", "read_settings"]
 
 MODES = ("fail", "warn")
-#: The ini keys of type bool, each read (and checked) on every run.
-BOOL_KEYS = ("leakcheck", "leakcheck_strict_pools", "leakcheck_origins", "leakcheck_native")
 MARKER_ARGS = ("ignore", "timeout", "enabled")
 
 _SECONDS = "a finite number of seconds >= 0"
 _BOOL = "true or false (or yes/no, on/off, 1/0)"
-_MODE = "fail or warn (in any case)"
+_MODE = " or ".join(MODES) + " (in any case)"
 _REPORT = "a JSON file path in an existing, writable directory"
 _MARKER = "@pytest.mark.leakcheck"
 
@@ -62,7 +51,7 @@ class Settings:
     report_path: str | None = None
 
 
-def seconds(raw: object, where: str) -> float:
+def _seconds(raw: object, where: str) -> float:
     """A grace period from an option string or a marker number; finite and >= 0.
 
     Infinity is refused: the check would never return while a straggler lives.
@@ -89,7 +78,7 @@ def _mode(raw: str, where: str) -> str:
     return mode
 
 
-def ignore_rules(
+def _ignore_rules(
     patterns: Iterable[object], where: str, *, numbered: bool = False
 ) -> tuple[IgnoreRule, ...]:
     """Parse each pattern; with *numbered*, the error names the item by its index."""
@@ -133,7 +122,8 @@ def _ini_bool(config: pytest.Config, key: str) -> bool:
 
 
 def _report_path(raw: str | None, *, check: bool) -> str | None:
-    """The report file, absolute (a test may chdir), and writable as far as we can tell.
+    """The report file, made absolute (the messages say where it goes), and writable
+    as far as we can tell.
 
     Checked now so a typo costs seconds, not a whole run; a write that still
     fails at the end makes the run fail (see the session).
@@ -160,31 +150,27 @@ def _report_path(raw: str | None, *, check: bool) -> str | None:
 
 
 def _read(config: pytest.Config, *, check_report_path: bool) -> Settings:
+    # Each ini key is checked even where the command line overrides it.
     flag = config.getoption("leakcheck")
-    ini_enabled = _ini_bool(config, "leakcheck")  # read even when the flag wins: checked
-    cli_timeout = config.getoption("leakcheck_timeout")
-    ini_timeout = config.getini("leakcheck_timeout")
-    timeout = (
-        seconds(cli_timeout, "--leakcheck-timeout")
-        if cli_timeout is not None
-        else seconds(ini_timeout, "ini leakcheck_timeout")
-    )
-    cli_mode = config.getoption("leakcheck_mode")
-    mode = (
-        _mode(cli_mode, "--leakcheck-mode")
-        if cli_mode is not None
-        else _mode(str(config.getini("leakcheck_mode")), "ini leakcheck_mode")
-    )
+    enabled = _ini_bool(config, "leakcheck")
+    if flag is not None:
+        enabled = bool(flag)
+    timeout = _seconds(config.getini("leakcheck_timeout"), "ini leakcheck_timeout")
+    if (cli_timeout := config.getoption("leakcheck_timeout")) is not None:
+        timeout = _seconds(cli_timeout, "--leakcheck-timeout")
+    mode = _mode(str(config.getini("leakcheck_mode")), "ini leakcheck_mode")
+    if (cli_mode := config.getoption("leakcheck_mode")) is not None:
+        mode = _mode(cli_mode, "--leakcheck-mode")
     options = Options(
         timeout=timeout,
-        ignore=ignore_rules(config.getini("leakcheck_ignore"), "ini leakcheck_ignore"),
+        ignore=_ignore_rules(config.getini("leakcheck_ignore"), "ini leakcheck_ignore"),
         strict_pools=_ini_bool(config, "leakcheck_strict_pools"),
         capture_stacks=_ini_bool(config, "leakcheck_origins"),
         check_native=_ini_bool(config, "leakcheck_native"),
     )
     return Settings(
         options=options,
-        enabled=bool(flag) if flag is not None else ini_enabled,
+        enabled=enabled,
         mode=mode,
         report_path=_report_path(config.getoption("leakcheck_report"), check=check_report_path),
     )
@@ -222,10 +208,10 @@ def _marker_kwargs(item: pytest.Item) -> dict[str, Any]:
 def _marker_ignore(value: object) -> tuple[IgnoreRule, ...]:
     where = f"{_MARKER}(ignore=...)"
     if isinstance(value, (str, IgnoreRule)):
-        return ignore_rules([value], where)
+        return _ignore_rules([value], where)
     if not isinstance(value, (list, tuple, set, frozenset)):
         raise SettingError(invalid(where, f"{IGNORE_PATTERN}, or a list of them", value))
-    return ignore_rules(value, where, numbered=True)
+    return _ignore_rules(value, where, numbered=True)
 
 
 def _marker_settings(item: pytest.Item, base: Options) -> tuple[bool, Options]:
@@ -235,7 +221,7 @@ def _marker_settings(item: pytest.Item, base: Options) -> tuple[bool, Options]:
         raise SettingError(invalid(f"{_MARKER}(enabled=...)", "True or False", enabled))
     options = base
     if "timeout" in kwargs:
-        options = replace(options, timeout=seconds(kwargs["timeout"], f"{_MARKER}(timeout=...)"))
+        options = replace(options, timeout=_seconds(kwargs["timeout"], f"{_MARKER}(timeout=...)"))
     if "ignore" in kwargs:
         options = replace(options, ignore=options.ignore + _marker_ignore(kwargs["ignore"]))
     return enabled, options

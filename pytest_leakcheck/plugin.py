@@ -18,7 +18,7 @@ from ._api import LeakChecker
 from ._options import DEFAULT_TIMEOUT, Options
 from ._provenance import PROVENANCE
 from ._session import LeakcheckSession
-from ._settings import MarkerError, item_settings, read_settings
+from ._settings import MODES, MarkerError, item_settings, read_settings
 
 __all__ = ["leakcheck"]
 
@@ -39,7 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--leakcheck-mode",
-        metavar="fail|warn",
+        metavar="|".join(MODES),
         default=None,
         help="fail: fail the leaking test (default); warn: emit a LeakWarning.",
     )
