@@ -7,6 +7,7 @@ keeps what it looked at.
 
 from __future__ import annotations
 
+import reprlib
 import threading
 from typing import Any
 
@@ -63,6 +64,23 @@ def _thread_stack(
 BUSY_WORKER = "a pool worker busy with a job (or with one queued for it)"
 
 
+def _interval(timer: threading.Timer) -> str:
+    interval: object = timer.interval
+    return f"{interval:g} s" if isinstance(interval, (int, float)) else repr(interval)
+
+
+def _timer_note(timer: threading.Timer) -> str:
+    """A Timer's thread is a pending call: say what it will call, and when."""
+    args = ", ".join(
+        [reprlib.repr(a) for a in timer.args]
+        + [f"{k}={reprlib.repr(v)}" for k, v in timer.kwargs.items()]
+    )
+    return (
+        f"a threading.Timer: calls {thread_target(timer)}({args}) {_interval(timer)} after "
+        "it was started, unless cancelled first (timer.cancel())"
+    )
+
+
 def describe_thread(
     thread: threading.Thread, origin: Origin | None, frames: dict[int, Any] | None = None
 ) -> Leak:
@@ -70,6 +88,12 @@ def describe_thread(
     identity = f"ident {thread.ident}" + (f", native id {native}" if native else "")
     identity += ", daemon" if thread.daemon else ", NOT daemon"
     state = worker_state(frames.get(thread.ident or -1)) if frames else None
+    note = None
+    if isinstance(thread, threading.Timer):
+        identity = f"threading.Timer, {_interval(thread)} interval, {identity}"
+        note = _timer_note(thread)
+    elif state is not None and not state.parked:
+        note = BUSY_WORKER
     return Leak(
         kind="thread",
         name=thread.name,
@@ -78,7 +102,7 @@ def describe_thread(
         stack=_thread_stack(thread.ident, frames),
         origin=origin,
         daemon=thread.daemon,
-        note=BUSY_WORKER if state is not None and not state.parked else None,
+        note=note,
         parked_in=state.pool if state is not None and state.parked else None,
     )
 

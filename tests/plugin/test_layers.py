@@ -46,13 +46,14 @@ LAYERS = [
     "_api",
     "__init__",
     # the pytest layer
+    "_settings",
     "_session",
     "_nested",
     "_xdist",
     "plugin",
 ]
 
-PYTEST_LAYER = {"_session", "_nested", "_xdist", "plugin"}
+PYTEST_LAYER = {"_settings", "_session", "_nested", "_xdist", "plugin"}
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:
