@@ -209,6 +209,21 @@ def test_settings_are_checked_even_when_checking_is_off(run_leakcheck, pytester)
 
 
 @pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "leakcheck_timeout=soon", "--leakcheck-timeout=1"], "ini leakcheck_timeout*"),
+        (["-o", "leakcheck_mode=loud", "--leakcheck-mode=warn"], "ini leakcheck_mode*"),
+        (["-o", "leakcheck=maybe"], "ini leakcheck must be*"),  # --leakcheck is given too
+    ],
+)
+def test_a_bad_ini_value_is_an_error_even_when_the_command_line_overrides_it(
+    run_leakcheck, args, message
+):
+    result = run_leakcheck(LEAKY, *args)
+    assert_usage_error(result, f"ERROR: {message}")
+
+
+@pytest.mark.parametrize(
     "args",
     [["--leakcheck-mode=WARN"], ["--leakcheck-mode", "Warn"], ["-o", "leakcheck_mode= WARN"]],
 )
