@@ -33,7 +33,7 @@ from ._options import Options, backoff
 from ._os_threads import native_name, native_thread_ids, only_python_threads, os_thread_ids
 from ._pools import WorkerState, infrastructure_reason, is_pool_worker, worker_state
 from ._provenance import PROVENANCE
-from ._values import Leak, Origin, Owner
+from ._values import BACKGROUND, Leak, Origin, Owner
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
 
@@ -278,7 +278,8 @@ def _loop_thread_origin(task: Any) -> Origin | None:
     """A task we did not see created belongs to whoever owns its loop's thread.
 
     (Tasks built by ``asyncio.Task(...)`` directly, or by a loop we do not
-    patch, have no recorded origin; their loop's thread usually does.)
+    patch, have no recorded origin; their loop's thread usually does.) A loop
+    thread that no test or fixture owns is background work: not a test's.
     """
     thread_id = getattr(task.get_loop(), "_thread_id", None)
     if thread_id is None or thread_id == threading.main_thread().ident:
@@ -286,8 +287,9 @@ def _loop_thread_origin(task: Any) -> Origin | None:
     for thread in threading.enumerate():
         if thread.ident == thread_id:
             parent = PROVENANCE.thread_origins.get(thread)
-            if parent is not None:
-                return Origin(None, parent.phase, parent.owner, thread.name)
+            owner = parent.owner if parent is not None else None
+            phase = parent.phase if parent is not None else None
+            return Origin(None, phase, owner or BACKGROUND, thread.name)
     return None
 
 
