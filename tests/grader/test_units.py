@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -216,3 +217,23 @@ def test_fetch_is_only_called_inside_a_running_loop() -> None:
     anyio.run(check_manager, Submission("needs_loop.py", NeedsLoop, None))
     with pytest.raises(SubmissionError, match="returned list, not an async context manager"):
         anyio.run(check_manager, Submission("returns_list.py", ReturnsList, None))
+
+
+def test_c3_accepts_any_httpx_timeout_for_the_timeout_url() -> None:
+    import httpx
+
+    from leakcheck_kata import criteria
+
+    @dataclass
+    class Result:
+        url: str
+        body: bytes | None
+        error: Exception | None
+
+    url = "https://kata.test/readtimeout"
+    for error in (httpx.ReadTimeout("read"), httpx.PoolTimeout("pool")):
+        criteria._check_error_result("x", Result(url, None, error), httpx.TimeoutException)
+    with pytest.raises(criteria.Failed, match=r"expected an httpx\.TimeoutException"):
+        criteria._check_error_result(
+            "x", Result(url, None, httpx.ConnectError("no")), httpx.TimeoutException
+        )
