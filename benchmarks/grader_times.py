@@ -63,7 +63,7 @@ def main(prefixes: list[str]) -> None:
             continue
         for backend in exp.backends:
             cells = _grade(exp.path, backend, exp.only, exp.timeout)
-            declared = "".join(v[0] for v in exp.expected.values())
+            declared = "".join(v[0] for v in exp.vector(backend).values())
             same = cells[2] == declared
             wrong += not same
             print(
