@@ -66,7 +66,8 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "C8",
         "partial results",
-        "5 fast + 5 slow, cancel at 0.4 s (3 ways): exactly the 5 completed Results were "
+        "5 fast + 5 slow, cancel at 0.4 s or 0.25 s after the last fast URL was answered, "
+        "if later (3 ways): exactly the 5 completed Results were "
         "received before the cancel, intact (a hang or an error on the way out is C6/C7's)",
         20.0,
     ),

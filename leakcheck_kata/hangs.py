@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Conclusion(NamedTuple):
@@ -45,6 +45,7 @@ class HangGuard:
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._waiting = _grader_tasks()
 
     def start(self) -> None:
         """Start counting now (once; later calls do nothing): e.g. when the block is left."""
@@ -87,4 +88,73 @@ class HangGuard:
             conclusion = self._judge()
         except Exception as exc:  # the judge reads what the submission left: say, never die
             conclusion = Conclusion(False, f"the block hung, and judging it raised {exc!r}")
+        if not conclusion.passed:
+            where = "\n\n".join(filter(None, (_await_stack(c) for c in self._waiting())))
+            if where:
+                where = f"where the grader's task waits on the block:\n{where}"
+                conclusion = conclusion._replace(
+                    evidence="\n\n".join(filter(None, (conclusion.evidence, where)))
+                )
         self._conclude(conclusion)
+
+
+def _grader_tasks() -> Callable[[], list[Any]]:
+    """Called in the criterion's task: later, the coroutines of its task and its consumers.
+
+    A hung block is entered from the grader's own tasks, which leak reports
+    leave out; their await chains say where in the submission the block waits.
+    """
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio: trio, or no loop at all (a unit test)
+        try:
+            import trio
+
+            coro = trio.lowlevel.current_task().coro
+        except (ImportError, RuntimeError):
+            return list
+        return lambda: [coro]
+    me = asyncio.current_task()
+
+    def coroutines() -> list[Any]:
+        for _ in range(3):  # the loop may add a task while this thread looks: look again
+            try:
+                consumers = [
+                    t
+                    for t in asyncio.all_tasks(loop)
+                    if t.get_name().startswith("kata-grader consumer")
+                ]
+                break
+            except RuntimeError:
+                consumers = []
+        return [t.get_coro() for t in [me, *consumers] if t is not None]
+
+    return coroutines
+
+
+def _await_stack(coro: Any) -> str:
+    """The frames a suspended coroutine waits in, outermost first, traceback-style."""
+    lines = []
+    while coro is not None:
+        frame = next(
+            (
+                getattr(coro, a)
+                for a in ("cr_frame", "gi_frame", "ag_frame")
+                if getattr(coro, a, None)
+            ),
+            None,
+        )
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}')
+        coro = next(
+            (
+                getattr(coro, a)
+                for a in ("cr_await", "gi_yieldfrom", "ag_await")
+                if getattr(coro, a, None)
+            ),
+            None,
+        )
+    return "\n".join(lines)

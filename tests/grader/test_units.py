@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -189,3 +190,50 @@ def test_a_borderline_timing_failure_is_retried_once_and_said() -> None:
     with pytest.raises(criteria.Failed, match=r"5\.00 s"):  # far off the bound: slow on its own
         anyio.run(criteria.measured, ctx, "break", late_by(5.0))
     assert calls == [5.0]
+
+
+def test_fetch_is_only_called_inside_a_running_loop() -> None:
+    """A valid answer may take the running loop in fetch(): the shape check runs in one."""
+    import asyncio
+    import contextlib
+
+    import anyio
+
+    from leakcheck_kata.loader import Submission, check_manager
+    from leakcheck_kata.model import SubmissionError
+
+    class NeedsLoop:
+        def __init__(self, client: object = None, *, max_concurrency: int | None = None) -> None:
+            pass
+
+        def fetch(self, urls: list[str]) -> contextlib.AbstractAsyncContextManager[None]:
+            asyncio.get_running_loop()
+            return contextlib.nullcontext()
+
+    class ReturnsList(NeedsLoop):
+        def fetch(self, urls: list[str]) -> list[str]:  # type: ignore[override]
+            return urls
+
+    anyio.run(check_manager, Submission("needs_loop.py", NeedsLoop, None))
+    with pytest.raises(SubmissionError, match="returned list, not an async context manager"):
+        anyio.run(check_manager, Submission("returns_list.py", ReturnsList, None))
+
+
+def test_c3_accepts_any_httpx_timeout_for_the_timeout_url() -> None:
+    import httpx
+
+    from leakcheck_kata import criteria
+
+    @dataclass
+    class Result:
+        url: str
+        body: bytes | None
+        error: Exception | None
+
+    url = "https://kata.test/readtimeout"
+    for error in (httpx.ReadTimeout("read"), httpx.PoolTimeout("pool")):
+        criteria._check_error_result("x", Result(url, None, error), httpx.TimeoutException)
+    with pytest.raises(criteria.Failed, match=r"expected an httpx\.TimeoutException"):
+        criteria._check_error_result(
+            "x", Result(url, None, httpx.ConnectError("no")), httpx.TimeoutException
+        )
