@@ -93,9 +93,10 @@ def _place(target: str | None) -> _Placement:
         return _Placement(None, "", "", (cwd,))
     where, _attr, is_module = split_target(target)
     path = Path(where)
-    if is_module and not (path.is_dir() and not (path / "__init__.py").exists()):
+    plain_folder = path.is_dir() and not (path / "__init__.py").exists()
+    if is_module and not plain_folder:
         return _Placement(None, "", "", (cwd,))
-    check_file(path)  # a folder that is no package is "not a file", not an empty module
+    check_file(path)  # a plain folder is "not a file", not an empty namespace package
     suffix = target[len(where) :]
     return _Placement(path.resolve(), where, suffix, (str(path.resolve().parent), cwd))
 
