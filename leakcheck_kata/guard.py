@@ -44,7 +44,10 @@ _SPAWN = (
     "_thread.start_new_thread",
     "_thread.start_joinable_thread",
 )
-_CHANGE = ("os.remove", "os.rmdir", "os.mkdir", "os.truncate", "os.symlink", "os.link")
+_TWO_PATHS = ("os.rename", "os.symlink", "os.link")
+"""Events whose first two arguments are paths (a hard link to a file outside would let
+writes reach it; a rename moves something in or out)."""
+_CHANGE = ("os.remove", "os.rmdir", "os.mkdir", "os.truncate", *_TWO_PATHS)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _LOCAL_NAMES = ("localhost", "localhost.", "ip6-localhost")
 STACK_FRAMES = 8
@@ -77,9 +80,10 @@ class Guard:
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if event in _CONNECT:
-            address = args[-1] if event != "socket.connect" else args[1]
+            address = args[1]  # (socket, address); None for a send on a connected socket
             if not _is_loopback(address):
-                self._refuse(f"network access refused: connect to {_show(address)}")
+                verb = "connect to" if event == "socket.connect" else "send to"
+                self._refuse(f"network access refused: {verb} {_show(address)}")
         elif event in _LOOKUP:
             host = args[0]
             if isinstance(host, (str, bytes)) and not _is_local_name(host):
@@ -88,8 +92,8 @@ class Guard:
             path, mode, flags = args
             if _writes(mode, flags) and not self._writable(path):
                 self._refuse(f"file write refused: {_text(path)} is outside the working directory")
-        elif event in _CHANGE or event == "os.rename":
-            for path in args[:2] if event in ("os.rename", "os.symlink", "os.link") else args[:1]:
+        elif event in _CHANGE:
+            for path in args[:2] if event in _TWO_PATHS else args[:1]:
                 if not self._writable(path):
                     self._refuse(
                         f"file change refused: {event} {_text(path)} is outside the working "

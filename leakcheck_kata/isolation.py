@@ -93,9 +93,10 @@ def _place(target: str | None) -> _Placement:
         return _Placement(None, "", "", (cwd,))
     where, _attr, is_module = split_target(target)
     path = Path(where)
-    if is_module and not (path.is_dir() and not (path / "__init__.py").exists()):
+    plain_folder = path.is_dir() and not (path / "__init__.py").exists()
+    if is_module and not plain_folder:
         return _Placement(None, "", "", (cwd,))
-    check_file(path)  # a folder that is no package is "not a file", not an empty module
+    check_file(path)  # a plain folder is "not a file", not an empty namespace package
     suffix = target[len(where) :]
     return _Placement(path.resolve(), where, suffix, (str(path.resolve().parent), cwd))
 
@@ -169,8 +170,6 @@ def _read(out: Path) -> dict[str, Any] | None:
 
 
 def _exit_reason(code: int) -> str:
-    if code == -signal.SIGXCPU:
-        return "process killed by SIGXCPU"
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -302,8 +301,9 @@ def _end(job: _Job) -> None:
     reserved while it names a living process group, so this cannot hit a
     stranger.) The whole temporary tree is removed again at the end of the run.
     """
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(job.proc.pid, signal.SIGKILL)
+    if hasattr(os, "killpg"):  # POSIX: the session's process group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(job.proc.pid, signal.SIGKILL)
     job.log.close()
     shutil.rmtree(job.workdir, ignore_errors=True)
 
@@ -343,7 +343,8 @@ def _death_reason(job: _Job, output: str) -> str:
         return job.killed_for
     if time.monotonic() - job.started >= job.deadline:
         return f"timed out after {job.limit:.0f} s (killed)"
-    if code == -signal.SIGXCPU:
+    xcpu = getattr(signal, "SIGXCPU", None)  # not on Windows
+    if xcpu is not None and code == -xcpu:
         return f"{job.caps.cpu_reason()} (killed by SIGXCPU)"
     hit = limits.cap_hit(output, job.caps)
     if hit is not None and code != 0:

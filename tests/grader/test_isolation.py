@@ -67,10 +67,11 @@ class Grader:
 
     def grade(self, name: str, *args: str) -> dict[str, Any]:
         """Grade ``submissions/<name>.py`` (one criterion): its verdict, checked clean after."""
+        before = os.listdir(self.caller)
         done = self.run(str(SUBMISSIONS / f"{name}.py"), "--json", *args)
         assert done.returncode == 1, done.stdout + done.stderr
         (verdict,) = json.loads(done.stdout)["criteria"]
-        self.assert_clean()
+        self.assert_clean(*before)
         return dict(verdict)
 
     def survivors(self) -> list[int]:
@@ -85,8 +86,8 @@ class Grader:
                 alive.append(int(pid))
         return alive
 
-    def assert_clean(self) -> None:
-        assert os.listdir(self.caller) == [], "the submission wrote into the caller's directory"
+    def assert_clean(self, *caller_files: str) -> None:
+        assert sorted(os.listdir(self.caller)) == sorted(caller_files), "the caller's directory"
         assert os.listdir(self.tmp) == [], "a temporary directory was left behind"
         assert self.survivors() == [], "a process of the submission outlived the grader"
 
@@ -113,11 +114,15 @@ def test_connection_and_lookup_are_refused_and_reported(grader: Grader) -> None:
 
 
 def test_writes_land_in_the_working_directory_or_are_refused(grader: Grader) -> None:
+    precious = grader.caller / "precious.txt"
+    precious.write_text("keep me\n")
     verdict = grader.grade("hostile_files", "--only", "C1")
     escaped = grader.caller / "escaped.log"
     assert verdict["reason"] == f"file write refused: {escaped} is outside the working directory"
-    # assert_clean (in grade) checked: no fetch-audit.log, no escaped.log in the caller's
-    # directory, and the working directory the audit log went to is gone.
+    assert f"file change refused: os.remove {precious} is outside" in verdict["evidence"]
+    assert precious.read_text() == "keep me\n"
+    # grade() checked: no fetch-audit.log, no escaped.log in the caller's directory,
+    # and the working directory the audit log went to is gone.
 
 
 def test_a_spawning_loop_is_refused_at_the_processes_cap(grader: Grader) -> None:

@@ -1,4 +1,4 @@
-"""Hostile: writes an audit log where it runs, and a file into the shell's directory ($PWD)."""
+"""Hostile: writes an audit log where it runs; writes and deletes in the shell's directory."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ class DataFetcher(_Good):
     async def fetch(self, urls: Iterable[str]) -> AsyncIterator[Any]:
         with open("fetch-audit.log", "a", encoding="utf-8") as log:
             log.write("fetch started\n")
+        caller = Path(os.environ.get("PWD", "/nonexistent"))  # where the grader was started
         with suppress(OSError):
-            (Path(os.environ.get("PWD", "/nonexistent")) / "escaped.log").write_text("hello\n")
+            (caller / "escaped.log").write_text("hello\n")
+        with suppress(OSError):
+            os.remove(caller / "precious.txt")
         async with super().fetch(urls) as results:
             yield results
