@@ -72,8 +72,10 @@ _BODIES = {
     "taskgroup20": (
         "import anyio\nimport pytest\n\n\n@pytest.fixture\ndef anyio_backend():\n"
         "    return 'asyncio'\n\n\n",
-        "@pytest.mark.anyio\nasync def test_{i}():\n    async with anyio.create_task_group() as tg:\n"
-        "        for _ in range(20):\n            tg.start_soon(anyio.sleep, 0)\n",
+        "@pytest.mark.anyio\nasync def test_{i}():\n"
+        "    async with anyio.create_task_group() as tg:\n"
+        "        for _ in range(20):\n"
+        "            tg.start_soon(anyio.sleep, 0)\n",
     ),
     "threads5": (
         "import threading\n\n\ndef _work(out):\n    out.append(1)\n\n",

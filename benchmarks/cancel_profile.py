@@ -22,11 +22,10 @@ time from the cancel to the block's exit for
   on each: the least a task per fetch costs, with no transport and no
   library;
 * ``plain``: N bare ``client.get`` tasks in a task group over one
-  ``httpx.AsyncClient`` (httpx's default pool);
-* ``plain-ft``: the same over a client with the fetcher's own transport
-  (``fetcher.transport.FetcherTransport``): httpx without httpcore's pool;
+  ``httpx.AsyncClient`` (httpx's transport and pool): what httpx itself costs;
 * ``given``: ``DataFetcher(client, max_concurrency=N)`` over such a client;
-* ``owned``: ``DataFetcher(None, max_concurrency=N)``, the fetcher's own client;
+* ``owned``: ``DataFetcher(None, max_concurrency=N)``, the fetcher's own
+  client (also httpx's transport and pool);
 
 and, with ``--profile``, runs cProfile from the cancel to the exit only and
 prints the functions that take the time.
@@ -60,7 +59,6 @@ from _http_server import BenchServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fetcher import DataFetcher
-from fetcher.transport import FetcherTransport
 
 VARIANTS = (
     "floor-close",
@@ -68,7 +66,6 @@ VARIANTS = (
     "floor",
     "floor-asyncio",
     "plain",
-    "plain-ft",
     "given",
     "owned",
 )
@@ -162,9 +159,7 @@ def raise_fd_limit(need: int) -> int:
     return int(soft)
 
 
-def _client(own_transport: bool = False) -> httpx.AsyncClient:
-    if own_transport:
-        return httpx.AsyncClient(timeout=httpx.Timeout(300.0), transport=FetcherTransport())
+def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(300.0),
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
@@ -263,7 +258,7 @@ async def one_case(
             await stream.send(b"GET /hang?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
             await stream.receive()
 
-    client = _client(variant == "plain-ft") if variant in ("plain", "plain-ft", "given") else None
+    client = _client() if variant in ("plain", "given") else None
     try:
         with anyio.CancelScope() as scope:
             try:
@@ -276,7 +271,7 @@ async def one_case(
                         for i in range(k):
                             tg.start_soon(raw, i)
                         await cancel_now(scope)
-                elif variant in ("plain", "plain-ft"):
+                elif variant == "plain":
                     assert client is not None
                     async with anyio.create_task_group() as tg:
                         for i in range(k):

@@ -14,12 +14,16 @@ Why this shape:
   returning (client clock), and to the server process seeing its last
   connection close (both sides read CLOCK_MONOTONIC), for the fetcher with
   its own client and with a given one, beside a plain task group of
-  ``client.get`` calls (httpx's pool, and httpx over the fetcher's transport)
-  and four floors (raw anyio sockets; bare asyncio protocols, no anyio;
+  ``client.get`` calls over the same kind of client (httpx's transport and
+  pool), and four floors (raw anyio sockets; bare asyncio protocols, no anyio;
   blocking sockets closed one by one, no event loop; the same, each held
   by an asyncio task that is cancelled);
   with the CPU time and the garbage collector's time of that phase
-  (``cancel_profile.py`` has the cases).
+  (``cancel_profile.py`` has the cases). "Quiescence" is the later of the
+  two: no task of the block left and no connection open on the server; its
+  ratio to the plain task group is the median of per-round ratios.
+* ``ratios`` runs throughput and cancellation in one go and prints the two
+  ratios the fetcher is held to side by side (``docs/benchmarks.md``).
 * Memory runs each size in a fresh subprocess, so peak RSS (``VmHWM``) is
   that run's own peak; live tasks are sampled every 2 ms and counted by name,
   so the fetcher's own tasks are told from the TCP-connect helpers the
@@ -27,7 +31,7 @@ Why this shape:
   list is not what is measured.
 
 Run:  .venv/bin/python benchmarks/fetcher_bench.py [--quick] [--json FILE]
-      [throughput|cancel|memory|all]
+      [ratios|throughput|cancel|memory|all]
 """
 
 from __future__ import annotations
@@ -161,11 +165,22 @@ async def run_aiohttp(urls: UrlRange, conc: int) -> int:
         return sum(await asyncio.gather(*(one(u) for u in urls)))
 
 
-THROUGHPUT: dict[str, list[tuple[str, Callable[[UrlRange, int], Awaitable[int]]]]] = {
+def _have_aiohttp() -> bool:
+    """aiohttp is only a reference point (the ``bench`` extra); leave it out if absent."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+Variant = tuple[str, Callable[[UrlRange, int], Awaitable[int]]]
+AIOHTTP: list[Variant] = [("aiohttp gather+Semaphore", run_aiohttp)] if _have_aiohttp() else []
+THROUGHPUT: dict[str, list[Variant]] = {
     "asyncio": [
         ("DataFetcher", run_fetcher),
         ("gather+Semaphore (httpx)", run_gather),
-        ("aiohttp gather+Semaphore", run_aiohttp),
+        *AIOHTTP,
     ],
     "trio": [
         ("DataFetcher", run_fetcher),
@@ -232,11 +247,15 @@ CANCEL_VARIANTS: dict[str, str] = {
     "owned": "DataFetcher (own client)",
     "given": "DataFetcher (given client)",
     "plain": "task group (plain httpx)",
-    "plain-ft": "task group (httpx + FetcherTransport)",
     "floor": "floor: raw anyio sockets",
     "floor-asyncio": "floor: bare asyncio, no anyio",
 }
 """cancel_profile's variant names and the names the tables and the plot show."""
+
+
+def quiescence(sample: Sample) -> float:
+    """Cancel -> nothing left: the block has exited and the server has seen every close."""
+    return max(sample.exit, sample.closed)
 
 
 def cancel(
@@ -246,20 +265,23 @@ def cancel(
     variants: list[str],
     setup_bound: float,
     once_after: float = 60.0,
+    large_rounds: int = 1,
 ) -> list[dict[str, Any]]:
     """K requests hanging on the server, cancelled; every variant in every round, rotating.
 
     The cases themselves are ``cancel_profile.one_case``: the profiling
     script and this benchmark measure exactly the same thing. A case whose
     set-up took longer than *once_after* seconds (httpcore's pool at 10,000)
-    is not repeated at that size: its row says how many runs it has.
+    is not repeated at that size: its row says how many runs it has. Sizes
+    above 1,000 run *large_rounds* rounds (their set-up takes tens of seconds).
     """
     rows: list[dict[str, Any]] = []
     cases = [(b, v) for b in BACKENDS for v in variants if b == "asyncio" or v not in ASYNCIO_ONLY]
     for k in counts:
         samples: dict[tuple[str, str], list[Sample]] = {c: [] for c in cases}
+        by_round: dict[tuple[str, str], dict[int, Sample]] = {c: {} for c in cases}
         failed: set[tuple[str, str]] = set()  # not measured, or measured once and slow
-        for r in range(rounds):
+        for r in range(rounds if k <= 1000 else min(rounds, large_rounds)):
             for backend, variant in cases[r % len(cases) :] + cases[: r % len(cases)]:
                 if (backend, variant) in failed:
                     continue
@@ -278,6 +300,7 @@ def cancel(
                         raise
                     continue
                 samples[backend, variant].append(got)
+                by_round[backend, variant][r] = got
                 if got.setup > once_after:
                     failed.add((backend, variant))
                 print(
@@ -307,7 +330,16 @@ def cancel(
                     "samples_aexit_ms": [s.exit * 1e3 for s in got_all],
                     "samples_closed_ms": [s.closed * 1e3 for s in got_all],
                     "samples_gc_ms": [s.gc * 1e3 for s in got_all],
+                    "quiescence_ms": statistics.median(quiescence(s) * 1e3 for s in got_all),
                 }
+                plain = by_round.get((backend, "plain"), {})
+                ratios = [
+                    quiescence(s) / quiescence(plain[r])
+                    for r, s in by_round[backend, variant].items()
+                    if r in plain
+                ]
+                if ratios:
+                    row["quiescence_vs_plain"] = statistics.median(ratios)
             else:
                 row["not_measured"] = f"set-up of {k} requests did not finish in {setup_bound:g} s"
             rows.append(row)
@@ -474,23 +506,28 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
             " this process, in that phase); -> server sees all closed"
         )
         print(
-            "| backend | variant                               | in flight | to __aexit__ |"
-            " per 100 in flight |       CPU |        GC | to server closed | set-up |"
+            "| backend | variant                               | in flight | runs | to __aexit__ |"
+            "       CPU |        GC | to server closed | quiescence | vs plain | set-up |"
         )
         print(
-            "|---------|---------------------------------------|-----------|--------------|"
-            "-------------------|-----------|-----------|------------------|--------|"
+            "|---------|---------------------------------------|-----------|------|--------------|"
+            "-----------|-----------|------------------|------------|----------|--------|"
         )
         for r in results["cancel"]:
             head = f"| {r['backend']:<7} | {r['variant']:<37} | {r['in_flight']:>9} |"
             if "aexit_ms" not in r:
                 print(f"{head} not measured: {r['not_measured']} |")
                 continue
+            ratio = r.get("quiescence_vs_plain")
+            shown = f"{ratio:>7.3f}x" if ratio is not None else "       -"
             print(
-                f"{head} {r['aexit_ms']:>9.1f} ms | {r['aexit_ms_per_100']:>14.2f} ms |"
+                f"{head} {r['runs']:>4} | {r['aexit_ms']:>9.1f} ms |"
                 f" {r['cpu_ms']:>6.0f} ms | {r['gc_ms']:>6.0f} ms |"
-                f" {r['server_closed_ms']:>13.1f} ms | {r['setup_s']:>5.1f}s |"
+                f" {r['server_closed_ms']:>13.1f} ms | {r['quiescence_ms']:>7.1f} ms |"
+                f" {shown} | {r['setup_s']:>5.1f}s |"
             )
+    if "throughput" in results and "cancel" in results:
+        print_ratios(results)
     if "memory" in results:
         rows = results["memory"]
         print(f"\nmemory: max_concurrency {rows[0]['concurrency']}, {rows[0]['transport']}")
@@ -515,6 +552,25 @@ def print_tables(results: dict[str, list[dict[str, Any]]]) -> None:
             )
 
 
+def print_ratios(results: dict[str, list[dict[str, Any]]]) -> None:
+    """The two ratios the fetcher is held to, side by side (medians of per-round ratios)."""
+    print("\nratios, fetcher / plain httpx (median of per-round ratios; same run)")
+    print("| backend | measure                                | DataFetcher | target  |")
+    print("|---------|----------------------------------------|-------------|---------|")
+    for r in results["throughput"]:
+        if r["variant"] == "DataFetcher":
+            what = f"wall, {r['urls']} URLs, max_concurrency {r['concurrency']}"
+            print(f"| {r['backend']:<7} | {what:<38} | {r['ratio_vs_plain']:>10.3f}x | ≤ 1.05x |")
+    for r in results["cancel"]:
+        ratio = r.get("quiescence_vs_plain")
+        if ratio is None or not r["variant"].startswith("DataFetcher"):
+            continue
+        client = "given" if "given" in r["variant"] else "own"
+        what = f"cancel, {r['in_flight']} in flight, {client} client"
+        target = "≤ 1.2x" if r["in_flight"] <= 1000 else "-"
+        print(f"| {r['backend']:<7} | {what:<38} | {ratio:>10.3f}x | {target:<7} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     global BACKENDS
     argv = sys.argv[1:] if argv is None else argv
@@ -525,7 +581,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "what", nargs="?", default="all", choices=["throughput", "cancel", "memory", "all"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["ratios", "throughput", "cancel", "memory", "all"],
+        help="ratios = throughput and cancellation (plain, given, owned) in one run",
     )
     parser.add_argument(
         "--quick",
@@ -548,11 +608,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants",
         type=variant_names,
-        default=list(CANCEL_ORDER),
-        help="cancellation variants (default all): owned = DataFetcher(None), given ="
-        " DataFetcher over an httpx.AsyncClient, plain = bare client.get tasks, plain-ft = the"
-        " same over FetcherTransport, floor = raw anyio sockets, floor-asyncio = bare asyncio"
-        " protocols without anyio, floor-close = blocking sockets closed one by one,"
+        default=None,
+        help="cancellation variants (default all; ratios: plain,given,owned): owned ="
+        " DataFetcher(None), given = DataFetcher over an httpx.AsyncClient, plain = bare"
+        " client.get tasks over such a client, floor = raw anyio sockets, floor-asyncio ="
+        " bare asyncio protocols without anyio, floor-close = blocking sockets closed one by one,"
         " floor-tasks = the same, each held by a cancelled asyncio task (these three asyncio"
         " only)",
     )
@@ -561,6 +621,12 @@ def main(argv: list[str] | None = None) -> int:
         type=counts,
         default=None,
         help="cancellation sizes (default 100,1000,10000; quick 100,1000)",
+    )
+    parser.add_argument(
+        "--large-rounds",
+        type=positive,
+        default=1,
+        help="rounds for cancellation sizes above 1,000 (default 1: set-up takes tens of s)",
     )
     parser.add_argument(
         "--setup-bound",
@@ -590,19 +656,24 @@ def main(argv: list[str] | None = None) -> int:
     if fds < max(sizes_wanted) + 64:
         print(f"RLIMIT_NOFILE is {fds}: too few for {max(sizes_wanted)} in flight", file=sys.stderr)
     with BenchServer() as server:
-        if opts.what in ("throughput", "all"):
+        if opts.what in ("throughput", "all", "ratios"):
             n = opts.urls or (300 if opts.quick else 10_000)
             results["throughput"] = [
                 row for conc in opts.concurrency for row in throughput(server, n, conc, rounds)
             ]
-        if opts.what in ("cancel", "all"):
-            sizes = opts.in_flight or ([100, 1000] if opts.quick else [100, 1000, 10_000])
+        if opts.what in ("cancel", "all", "ratios"):
+            default_sizes = [100, 1000] if opts.quick or opts.what == "ratios" else None
+            sizes = opts.in_flight or default_sizes or [100, 1000, 10_000]
+            variants = opts.variants or (
+                ["plain", "given", "owned"] if opts.what == "ratios" else list(CANCEL_ORDER)
+            )
             results["cancel"] = cancel(
                 server,
                 sizes,
                 1 if opts.quick else rounds,
-                opts.variants,
+                variants,
                 opts.setup_bound,
+                large_rounds=opts.large_rounds,
             )
         if opts.what in ("memory", "all"):
             sizes = opts.memory_sizes

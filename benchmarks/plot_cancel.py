@@ -2,10 +2,9 @@
 
 Why a separate script: the benchmark takes minutes and the plot is redrawn
 from its saved figures. One panel per backend (the issue asks for trio
-beside asyncio), log-log so that "linear" reads as slope 1, with the target
-of 1 ms per 100 in-flight fetches drawn for reference, the floor (raw anyio
-sockets, no HTTP) under the HTTP variants, and the server-side close time
-of the fetcher's own client dotted. A case that could not be set up (no
+beside asyncio), log-log so that "linear" reads as slope 1, with the floor
+(raw anyio sockets, no HTTP) under the HTTP variants, and the server-side
+close time of the fetcher's own client dotted. A case that could not be set up (no
 ``aexit_ms`` in its row) is left out of its line.
 
 Run:  .venv/bin/python benchmarks/plot_cancel.py RESULTS.json [docs/cancel_latency.png]
@@ -27,7 +26,6 @@ STYLES: dict[str, tuple[str, str]] = {
     "DataFetcher (own client)": ("-o", "tab:blue"),
     "DataFetcher (given client)": ("-s", "tab:red"),
     "task group (plain httpx)": ("--s", "tab:orange"),
-    "task group (httpx + FetcherTransport)": ("--^", "tab:green"),
     "floor: raw anyio sockets": (":D", "black"),
     "floor: bare asyncio, no anyio": (":v", "grey"),
     "floor: a task per fetch + close(2)": (":+", "silver"),
@@ -53,7 +51,6 @@ def main(argv: list[str]) -> int:
     fig, axes = plt.subplots(
         1, len(backends), figsize=(6.2 * len(backends), 4.8), dpi=110, sharey=True, squeeze=False
     )
-    ks = sorted({r["in_flight"] for r in rows})
     for ax, backend in zip(axes[0], backends, strict=True):
         for variant, (style, colour) in STYLES.items():
             pts = _points(rows, backend, variant, "aexit_ms")
@@ -66,7 +63,6 @@ def main(argv: list[str]) -> int:
             ax.plot(
                 xs, ys, ":", color="tab:blue", alpha=0.6, label="own client: server sees all closed"
             )
-        ax.plot(ks, [k / 100 for k in ks], "k-", lw=0.8, label="target: 1 ms per 100 in flight")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("fetches in flight when cancelled")

@@ -74,13 +74,14 @@ def profile_suite(root: Path, suite: Suite, count: int) -> dict[str, float]:
 
 def direct_costs() -> dict[str, float]:
     """Clean-path snapshot and verdict, no profiler, in this (quiet) process."""
+    from pytest_leakcheck import _patches
     from pytest_leakcheck._frames import capture_stack
-    from pytest_leakcheck._instrument import TRACKER, Owner
     from pytest_leakcheck._options import Options
     from pytest_leakcheck._snapshot import snapshot
+    from pytest_leakcheck._values import Owner
     from pytest_leakcheck._verdict import find_leaks
 
-    TRACKER.install()
+    _patches.install()
     options, owner = Options(), Owner("test", "bench")
     since = snapshot()
 

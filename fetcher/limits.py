@@ -1,17 +1,21 @@
-"""Per-request safety limits: total deadline, body size cap, allowed schemes.
+"""Per-request safety limits: a whole-request deadline, a body size cap, allowed schemes.
 
 A fetcher pointed at arbitrary URLs must not hang on a server that never
-answers, must not hold a multi-gigabyte body in memory, and must not be
-talked into ``file://`` or other non-HTTP schemes. Each limit turns the
-offending URL into a Result with a clear error; none of them ever raises out
-of the fetch block. The defaults are safe; ``None`` switches a limit off.
+answers, must not hold a multi-gigabyte body (or a compression bomb) in
+memory, and must not be talked into ``file://`` or other non-HTTP schemes.
+None of this is the kata's idiom, so it lives here, behind one call:
+``Limits.session(client)`` gives the fetcher's workers ``get(url)``, which
+returns a body or raises. Each limit turns the offending URL into a clear
+error; the defaults are safe, ``None`` switches a limit off.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -22,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_TIMEOUT",
     "BodyTooLargeError",
+    "Get",
     "Limits",
 ]
 
@@ -32,6 +37,13 @@ DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 """Bytes of decoded body kept per response (10 MiB)."""
 
 DEFAULT_ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+CLOSE_GRACE = 5.0
+"""Seconds a shielded close of a response may take: closing is local work (drop
+a socket), so this only keeps a broken transport from hanging the block's exit."""
+
+Get = Callable[[str], Awaitable[bytes]]
+"""``get(url)``: the URL's decoded body, or an exception saying why not."""
 
 
 class BodyTooLargeError(Exception):
@@ -58,12 +70,7 @@ class Limits:
     allowed_schemes: frozenset[str] = DEFAULT_ALLOWED_SCHEMES
 
     @classmethod
-    def checked(
-        cls,
-        timeout: object,
-        max_body_size: object,
-        allowed_schemes: object,
-    ) -> Limits:
+    def checked(cls, timeout: object, max_body_size: object, allowed_schemes: object) -> Limits:
         """Build from user input, raising TypeError/ValueError with a clear message."""
         return cls(
             timeout=_check_timeout(timeout),
@@ -71,56 +78,78 @@ class Limits:
             allowed_schemes=_check_schemes(allowed_schemes),
         )
 
-    def check_scheme(
-        self, request: httpx.Request, url: str | None = None, base_lends: bool = True
-    ) -> None:
-        """Refuse a request whose scheme is not allowed, before anything is sent.
+    @asynccontextmanager
+    async def session(self, client: httpx.AsyncClient | None) -> AsyncIterator[Get]:
+        """``get`` over *client*, or over an own client opened and closed around the block.
 
-        *url* is the URL as the caller wrote it. Its own scheme wins when it
-        has one: httpx treats host-less URLs such as ``file:///x`` or
-        ``mailto:x`` as relative and merges them into the base URL, which
-        would hide the scheme that was actually asked for. That can happen
-        only when the client's base URL has a scheme or a host to lend
-        (*base_lends*); without one an allowed request scheme is the URL's
-        own, and *url* is parsed again only to name a refused scheme (a
-        second parse is ~8 µs a request).
+        The own client is httpx's, with httpx's transport and pool (and so
+        ``HTTP_PROXY`` & co. from the environment): it follows redirects,
+        checking each hop's scheme. The workers bound concurrency, so its pool
+        has no limit of its own. A given client is used as it is and left open.
         """
-        scheme = request.url.scheme
-        if url is not None and (base_lends or scheme not in self.allowed_schemes):
-            scheme = httpx.URL(url).scheme or scheme
-        if scheme not in self.allowed_schemes:
-            allowed = ", ".join(sorted(self.allowed_schemes))
-            shown = repr(scheme) if scheme else "no scheme"
-            raise httpx.UnsupportedProtocol(
-                f"refusing to fetch {url or str(request.url)!r}: {shown} is not an allowed scheme "
-                f"(allowed: {allowed})",
-                request=request,
-            )
+        if client is not None:
+            yield partial(self.get, client)
+            return
 
-    def check_target(self, request: httpx.Request, url: str, base_lends: bool = True) -> None:
-        """Refuse *url* before anything is sent unless it names a scheme, a host and a port.
+        async def check_hop(request: httpx.Request) -> None:
+            self._check_scheme(request.url.scheme, str(request.url), request)
 
-        *request* is built from *url* (merged into the client's base URL, if
-        any). The empty or blank string and a host-less URL such as
-        ``http://`` or ``http:///x`` are refused by name: httpx would treat
-        them as relative and quietly fetch the base URL of a client that has
-        one. A port outside 1-65535 is refused here too, instead of failing
-        deep in the socket layer with an unrelated error.
+        async with httpx.AsyncClient(
+            follow_redirects=True,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            event_hooks={"request": [check_hop]},
+        ) as own:
+            yield partial(self.get, own)
 
-        Only a base URL with a scheme or a host (*base_lends*) can lend one
-        to *url*; without one (the common case) the request's own URL says
-        it all, and *url* is not parsed a second time.
+    async def get(self, client: httpx.AsyncClient, url: str) -> bytes:
+        """GET *url* within the limits: its body, or an exception (never a hang)."""
+        request = self._request(client, url)  # refused before anything is sent
+        with anyio.move_on_after(self.timeout):
+            response = await client.send(request, stream=True)
+            try:
+                response.raise_for_status()  # any non-2xx, a 3xx not followed included
+                return await self._read_body(response)
+            finally:
+                # A body read to its end is closed already. Otherwise close it
+                # shielded, so "the worker is done" implies "no request in flight".
+                if not response.is_closed:
+                    with anyio.move_on_after(CLOSE_GRACE, shield=True):
+                        await response.aclose()
+        # Only our own deadline gets here; a cancel from outside propagates.
+        raise httpx.TimeoutException(
+            f"no complete response from {url} within {self.timeout:g} s", request=request
+        )
+
+    def _request(self, client: httpx.AsyncClient, url: str) -> httpx.Request:
+        """The request for *url*, unless it lacks an allowed scheme, a host or a valid port.
+
+        The URL's own scheme wins: httpx treats host-less URLs such as
+        ``file:///x``, ``mailto:x``, ``""`` or ``http://`` as relative and would
+        merge them into a client's ``base_url``, quietly fetching that instead.
         """
         if not url.strip():
             raise httpx.InvalidURL(f"refusing to fetch {url!r}: the URL is empty")
-        self.check_scheme(request, url, base_lends)
-        if not request.url.host or (base_lends and _scheme_without_host(url)):
+        own = httpx.URL(url)  # InvalidURL for a malformed one
+        request = client.build_request("GET", own)  # merged into the base_url, if any
+        self._check_scheme(own.scheme or request.url.scheme, url, request)
+        if not request.url.host or (own.scheme and not own.host):
             raise httpx.InvalidURL(f"refusing to fetch {url!r}: the URL has no host")
         port = request.url.port
         if port is not None and not 0 < port < 65536:
             raise httpx.InvalidURL(f"refusing to fetch {url!r}: port {port} is not in 1-65535")
+        return request
 
-    async def read_body(self, response: httpx.Response) -> bytes:
+    def _check_scheme(self, scheme: str, url: str, request: httpx.Request) -> None:
+        if scheme not in self.allowed_schemes:
+            allowed = ", ".join(sorted(self.allowed_schemes))
+            shown = repr(scheme) if scheme else "no scheme"
+            raise httpx.UnsupportedProtocol(
+                f"refusing to fetch {url!r}: {shown} is not an allowed scheme (allowed: {allowed})",
+                request=request,
+            )
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
         """Read the decoded body chunk by chunk, stopping at ``max_body_size``.
 
         Counting decoded bytes (what we would keep) also stops a compression
@@ -295,9 +324,3 @@ def _check_schemes(value: object) -> frozenset[str]:
     if not schemes:
         raise ValueError("allowed_schemes must not be empty: every URL would be refused")
     return frozenset(schemes)
-
-
-def _scheme_without_host(url: str) -> bool:
-    """``http:///x``: a scheme but no host, which httpx merges into a base URL."""
-    own = httpx.URL(url)
-    return bool(own.scheme) and not own.host

@@ -7,25 +7,42 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 from .catalog import CRITERIA, select
-from .isolation import PARALLEL, Request, run
+from .isolation import Request, default_jobs, run
+from .limits import Caps
 from .loader import describe
 from .model import Criterion, Grade, SubmissionError, Verdict
 
 BACKENDS = ("asyncio", "trio")
+INSTALL_HINT = "pip install 'pytest-leakcheck[kata]'"
 
 __all__ = [
     "BACKENDS",
     "CRITERIA",
+    "Caps",
     "Criterion",
     "Grade",
     "SubmissionError",
     "Verdict",
+    "default_jobs",
     "grade",
     "grade_many",
+    "missing_backend",
 ]
+
+
+def missing_backend(backend: str) -> str | None:
+    """Why *backend* cannot run here, or None: trio is an optional package.
+
+    Checked before any criterion process starts, so a missing trio is one usage
+    error saying how to install it, not nine failed criteria with a traceback each.
+    """
+    if backend == "trio" and importlib.util.find_spec("trio") is None:
+        return f"trio is not installed; install it with: {INSTALL_HINT}"
+    return None
 
 
 def grade(
@@ -34,19 +51,26 @@ def grade(
     backend: str = "asyncio",
     only: str | None = None,
     limit: float | None = None,
+    caps: Caps | None = None,
+    jobs: int | None = None,
 ) -> Grade:
     """Grade *target* (None: the bundled reference); raise SubmissionError if it cannot load.
 
-    *only* is ``"C5,C7"``-style; *limit* overrides every criterion's hard time limit.
+    *only* is ``"C5,C7"``-style; *limit* overrides every criterion's hard time limit;
+    *caps* are each criterion process's resource caps; *jobs* processes run at once
+    (default: one per CPU).
     """
-    outcome = grade_many([(target, backend, only, limit)])[0]
+    outcome = grade_many([(target, backend, only, limit)], jobs, caps=caps)[0]
     if isinstance(outcome, SubmissionError):
         raise outcome
     return outcome
 
 
 def grade_many(
-    requests: list[tuple[str | None, str, str | None, float | None]], parallel: int = PARALLEL
+    requests: list[tuple[str | None, str, str | None, float | None]],
+    parallel: int | None = None,
+    *,
+    caps: Caps | None = None,
 ) -> list[Grade | SubmissionError]:
     """Grade several ``(target, backend, only, limit)`` at once, sharing the process slots.
 
@@ -58,7 +82,12 @@ def grade_many(
     for target, backend, only, limit in requests:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        batch.append(Request(target, tuple(select(only)), backend, limit))
+        why = missing_backend(backend)
+        if why:
+            raise ValueError(f"--backend {backend}: {why}")
+        if limit is not None and not limit > 0:
+            raise ValueError(f"the time limit must be a positive number of seconds, not {limit}")
+        batch.append(Request(target, tuple(select(only)), backend, limit, caps or Caps()))
     outcomes = run(batch, parallel)
     took = time.monotonic() - started
     return [

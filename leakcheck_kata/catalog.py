@@ -27,8 +27,8 @@ CRITERIA: tuple[Criterion, ...] = (
         "C3",
         "errors as results",
         "OK, 500, 404, connect error, read timeout mixed: nothing raised; non-2xx -> "
-        "HTTPStatusError with that status, body None; transport failures -> their httpx "
-        "exception; siblings unaffected",
+        "HTTPStatusError with that status, body None; connect error -> httpx.ConnectError, "
+        "timeout -> any httpx.TimeoutException; siblings unaffected",
         20.0,
     ),
     Criterion(
@@ -40,15 +40,19 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "C5",
         "forgotten sender",
-        "50 URLs, 1 fast among 49 slow (5 s): take one Result and leave; __aexit__ returns "
-        "within 0.25 s; no leaked task/thread, no request in flight then and 0.5 s later",
+        "take one Result and leave: 1 fast among 49 slow (5 s) by break and by a cancelled "
+        "scope; k=5 with 40 fast URLs by break once the buffer is full (producers blocked on "
+        "send); __aexit__ returns within 0.25 s; no leaked task/thread, no request in flight "
+        "then and 0.5 s later; a hang is graded after 3 s",
         25.0,
     ),
     Criterion(
         "C6",
         "cancel before first receive",
         "never receive; cancel by CancelScope.cancel(), move_on_after, Task.cancel(), "
-        "asyncio.timeout: each ends cleanly within 0.25 s, no other exception, no leak",
+        "asyncio.timeout, each twice: at once (20 slow URLs) and at ~0.15 s once 10 fast URLs "
+        "are answered (producers blocked on send): each ends cleanly within 0.25 s, no other "
+        "exception, nothing left running when the block is left",
         25.0,
     ),
     Criterion(
@@ -62,13 +66,17 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "C8",
         "partial results",
-        "5 fast + 5 slow, cancel at 0.4 s: exactly the 5 completed Results were delivered, intact",
+        "5 fast + 5 slow, cancel at 0.4 s or 0.25 s after the last fast URL was answered, "
+        "if later (3 ways): exactly the 5 completed Results were "
+        "received before the cancel, intact (a hang or an error on the way out is C6/C7's)",
         20.0,
     ),
     Criterion(
         "C9",
         "consumer exception",
-        "an exception raised in the body comes out of the async with as the very same object",
+        "an exception raised in the body (right after entering, after the first Result, once "
+        "producers are blocked on send) comes out of the async with as the very same object, "
+        "and nothing is left running or in flight at that instant; a hang is graded after 3 s",
         20.0,
     ),
 )

@@ -46,7 +46,7 @@ def describe(target: str | None) -> str:
 def load(target: str | None) -> Submission:
     """Import *target* (a .py path or ``package.module[:Name]``) and validate it."""
     spec = target or REFERENCE
-    module, attr = _import(spec)
+    module, attr = (_import_reference(), "DataFetcher") if target is None else _import(spec)
     if not hasattr(module, attr):
         raise SubmissionError(f"{spec}: the module defines no {attr}")
     fetcher_cls = getattr(module, attr)
@@ -60,14 +60,53 @@ def load(target: str | None) -> Submission:
     return Submission(spec, fetcher_cls, result_cls if inspect.isclass(result_cls) else None)
 
 
-def _import(spec: str) -> tuple[ModuleType, str]:
+def split_target(spec: str) -> tuple[str, str, bool]:
+    """``"x.py:Name"`` -> ``("x.py", "Name", False)``: where, which class, a module name?"""
     where, attr = spec, "DataFetcher"
     head, sep, tail = spec.rpartition(":")
     if sep and head and tail.isidentifier():
         where, attr = head, tail
-    if _is_module_name(where):
+    return where, attr, _is_module_name(where)
+
+
+def _import(spec: str) -> tuple[ModuleType, str]:
+    where, attr, is_module = split_target(spec)
+    if is_module:
         return _import_module(where), attr
     return _import_file(Path(where)), attr
+
+
+def _import_reference() -> ModuleType:
+    """The bundled reference package, found beside this one, never by the import path.
+
+    The import path starts with the current folder, where a user grading their
+    own answer may well have a ``fetcher.py``: it must not stand in for the
+    reference. Both packages are installed side by side (one distribution).
+    """
+    home = Path(__file__).resolve().parent.parent / "fetcher"
+    init = home / "__init__.py"
+    if not init.is_file():
+        raise SubmissionError(
+            f"the bundled reference is not installed (no {init}); reinstall pytest-leakcheck"
+        )
+    loaded = sys.modules.get("fetcher")
+    if loaded is not None and Path(getattr(loaded, "__file__", None) or "").resolve() == init:
+        return loaded
+    for name in [n for n in sys.modules if n == "fetcher" or n.startswith("fetcher.")]:
+        del sys.modules[name]  # a stand-in imported earlier from elsewhere
+    spec = importlib.util.spec_from_file_location(
+        "fetcher", init, submodule_search_locations=[str(home)]
+    )
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+        raise SubmissionError(f"cannot import the bundled reference from {home}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fetcher"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop("fetcher", None)
+        raise SubmissionError(_import_failure(str(home), exc)) from None
+    return module
 
 
 def _is_module_name(where: str) -> bool:
@@ -89,11 +128,16 @@ def _import_module(name: str) -> ModuleType:
         raise SubmissionError(_import_failure(name, exc)) from None
 
 
-def _import_file(path: Path) -> ModuleType:
+def check_file(path: Path) -> None:
+    """Raise the SubmissionError for a file target that is missing or not a file."""
     if not path.exists():
         raise SubmissionError(f"file not found: {path}")
     if not path.is_file():
         raise SubmissionError(f"not a file: {path}")
+
+
+def _import_file(path: Path) -> ModuleType:
+    check_file(path)
     try:
         source = path.read_bytes()
         compile(source, str(path), "exec", dont_inherit=True)
@@ -172,12 +216,20 @@ def _check_fetch(spec: str, cls: type[Any]) -> None:
                 f"{spec}: wrong signature fetch{inspect.signature(fetch)}; the contract is "
                 "fetch(self, urls)"
             ) from None
+
+
+async def check_manager(sub: Submission) -> None:
+    """``DataFetcher().fetch([])`` returns an async context manager; called in a running loop.
+
+    A valid answer may need the loop in ``fetch()`` itself (``asyncio.get_running_loop()``,
+    an ``anyio`` primitive), as every real caller has one: so the call is made here,
+    inside the loop the criteria run on, and never at import or load time.
+    """
     try:
-        instance = cls()
-        manager = instance.fetch([])
+        manager = sub.make().fetch([])
     except Exception as exc:
         raise SubmissionError(
-            f"{spec}: calling DataFetcher().fetch([]) outside the block raised "
+            f"{sub.target}: calling DataFetcher().fetch([]) outside the block raised "
             f"{type(exc).__name__}: {exc} (fetching must start on entering the block)"
         ) from None
     kind = type(manager)
@@ -185,7 +237,7 @@ def _check_fetch(spec: str, cls: type[Any]) -> None:
         if inspect.iscoroutine(manager):
             manager.close()
         raise SubmissionError(
-            f"{spec}: DataFetcher.fetch() returned {kind.__name__}, not an async context "
+            f"{sub.target}: DataFetcher.fetch() returned {kind.__name__}, not an async context "
             "manager (async with fetcher.fetch(urls) as results)"
         )
 

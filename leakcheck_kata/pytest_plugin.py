@@ -10,7 +10,7 @@ It adds the items ``kata[C1]`` ... ``kata[C9]`` after whatever else was
 collected (select them alone with ``-k kata``). A failing item shows the same
 reason and evidence as the ``leakcheck-kata`` command. The criteria run in
 their own processes exactly as the command runs them, all graded once, on the
-first item, two processes at a time. Without ``--kata`` the plugin adds
+first item, one process per CPU at a time. Without ``--kata`` the plugin adds
 nothing.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from . import BACKENDS, grade
+from . import BACKENDS, grade, missing_backend
 from .catalog import select
 from .model import Criterion, Grade, SubmissionError, Verdict
 
@@ -115,6 +115,10 @@ def pytest_collection_modifyitems(
         criteria = select(config.getoption("kata_only"))
     except ValueError as exc:
         raise pytest.UsageError(f"--kata-only: {exc}") from None
+    backend = config.getoption("kata_backend")
+    why = missing_backend(backend)
+    if why:
+        raise pytest.UsageError(f"--kata-backend={backend}: {why}")
     for criterion in criteria:
         name = f"kata[{criterion.id}]"
         items.append(KataItem.from_parent(session, name=name, nodeid=name, criterion=criterion))

@@ -7,12 +7,13 @@ keeps what it looked at.
 
 from __future__ import annotations
 
+import reprlib
 import threading
 from typing import Any
 
 from ._frames import FrameRecord, await_chain, frame_stack, thread_frames, waiting_on
 from ._pools import worker_state
-from ._values import Leak, Origin, ReapedTask
+from ._values import ENDED_HOW, Leak, Origin, ReapedTask
 
 __all__ = [
     "BUSY_WORKER",
@@ -59,13 +60,25 @@ def _thread_stack(
     return frame_stack(frames.get(ident))
 
 
-def _busy(frame: Any) -> bool:
-    state = worker_state(frame)
-    return state is not None and state.busy
-
-
 #: Note on a pool worker that has, or is about to take, a job.
 BUSY_WORKER = "a pool worker busy with a job (or with one queued for it)"
+
+
+def _interval(timer: threading.Timer) -> str:
+    interval: object = timer.interval
+    return f"{interval:g} s" if isinstance(interval, (int, float)) else repr(interval)
+
+
+def _timer_note(timer: threading.Timer) -> str:
+    """A Timer's thread is a pending call: say what it will call, and when."""
+    args = ", ".join(
+        [reprlib.repr(a) for a in timer.args]
+        + [f"{k}={reprlib.repr(v)}" for k, v in timer.kwargs.items()]
+    )
+    return (
+        f"a threading.Timer: calls {thread_target(timer)}({args}) {_interval(timer)} after "
+        "it was started, unless cancelled first (timer.cancel())"
+    )
 
 
 def describe_thread(
@@ -74,6 +87,13 @@ def describe_thread(
     native = getattr(thread, "native_id", None)
     identity = f"ident {thread.ident}" + (f", native id {native}" if native else "")
     identity += ", daemon" if thread.daemon else ", NOT daemon"
+    state = worker_state(frames.get(thread.ident or -1)) if frames else None
+    note = None
+    if isinstance(thread, threading.Timer):
+        identity = f"threading.Timer, {_interval(thread)} interval, {identity}"
+        note = _timer_note(thread)
+    elif state is not None and not state.parked:
+        note = BUSY_WORKER
     return Leak(
         kind="thread",
         name=thread.name,
@@ -82,7 +102,8 @@ def describe_thread(
         stack=_thread_stack(thread.ident, frames),
         origin=origin,
         daemon=thread.daemon,
-        note=BUSY_WORKER if frames and _busy(frames.get(thread.ident or -1)) else None,
+        note=note,
+        parked_in=state.pool if state is not None and state.parked else None,
     )
 
 
@@ -103,15 +124,20 @@ def describe_task(task: Any, origin: Origin | None) -> Leak:
 
 
 def describe_reaped(reaped: ReapedTask) -> Leak:
+    """A task that ended unfinished, as it was described at that moment."""
+    if reaped.kind == "reaped task":
+        note = f"still pending when its loop shut down: {reaped.reaped_by}"
+    else:
+        note = reaped.reaped_by
     return Leak(
         kind=reaped.kind,
         name=reaped.name,
-        identity="cancelled at loop shutdown",
+        identity=ENDED_HOW.get(reaped.kind, "ended unfinished"),
         target=reaped.coroutine,
         stack=reaped.stack,
         origin=reaped.origin,
         waiting_on=reaped.waiting_on,
-        note=f"still pending when its loop shut down: {reaped.reaped_by}; stack as it was then",
+        note=f"{note}; stack as it was then",
     )
 
 

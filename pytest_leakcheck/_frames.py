@@ -368,6 +368,8 @@ def _display_path(filename: str, cwd: str) -> str:
 #: Frames of the test runner itself: hidden from creation sites, counted.
 _RUNNER_MODULE_PREFIXES = ("_pytest.", "pluggy.", "pytest_leakcheck.")
 
+_OWN_MODULE = "pytest_leakcheck."
+
 #: Library plumbing folded into one line when several frames of it are in a row.
 _PLUMBING_PREFIXES = ("asyncio.", "threading", "concurrent.futures.", "selectors")
 
@@ -389,9 +391,12 @@ def format_stack(
 
     Leading pytest/pluggy frames, and runs of three or more asyncio/threading
     plumbing frames between the interesting ones, are each shown as one line.
-    The innermost frame is always shown: it is where the thing is stuck.
+    The innermost frame is always shown: it is where the thing is stuck. Our
+    own wrappers (around ``create_task``, ``run_until_complete``, ...) are
+    never shown: they are not where anything was started.
     """
     cwd = os.getcwd()
+    records = [r for r in records if not r.module.startswith(_OWN_MODULE)] or list(records)
     start = 0
     if hide_runner:
         while start < len(records) and _is_runner_frame(records[start]):

@@ -15,13 +15,14 @@ import bisect
 import threading
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ._describe import coroutine_name
-from ._frames import await_chain, waiting_on
+from ._frames import FrameRecord, await_chain, frame_stack, waiting_on
 from ._pools import infrastructure_reason
 from ._provenance import PROVENANCE
-from ._values import ReapedTask
+from ._values import Origin, ReapedTask
 
 __all__ = ["LEDGER", "Ledger"]
 
@@ -39,41 +40,112 @@ class Ledger:
         #: when that loop is closed, close() need not list its tasks again
         self._runner_reaped: int | None = None
         self._after_reap: list[weakref.ref[Any]] = []
+        #: loops whose run a BaseException interrupted (weakly), until they are reaped
+        self.interrupted: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: id(agen.aclose() awaitable) -> (name, function, stack) until its task exists
+        self._closers: dict[int, tuple[str, str, tuple[FrameRecord, ...]]] = {}
+        self._agen_tasks: weakref.WeakKeyDictionary[
+            Any, tuple[str, str, tuple[FrameRecord, ...]]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+
+    # -- recording ------------------------------------------------------------------
 
     def record_reaped(
         self, loop: asyncio.AbstractEventLoop, reaped_by: str, exclude: object = None
     ) -> None:
-        """Describe every task still pending on *loop* before it is cancelled."""
+        """Describe every task still pending on *loop* before it is cancelled.
+
+        Unless a BaseException (KeyboardInterrupt, SystemExit, a
+        BaseExceptionGroup) interrupted the loop's run: that exception reaches
+        the test itself, and what the runner cancels now (its main task and
+        everything under it) is the interrupted run unwinding, not stragglers.
+        """
+        if loop in self.interrupted:
+            self.interrupted.discard(loop)
+            return
         try:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done() and t is not exclude]
         except Exception:  # a loop in a strange state: nothing we can list
             return
-        with self._lock:
-            for task in pending:
-                try:
-                    coroutine = coroutine_name(task.get_coro())
-                    if infrastructure_reason("reaped task", "", coroutine, ()) is not None:
-                        continue  # a test runner's own task: not worth a description
-                    reaped = ReapedTask(
-                        seq=self.reap_seq + 1,
-                        task_ref=weakref.ref(task),
-                        name=task.get_name(),
-                        coroutine=coroutine,
-                        stack=await_chain(task.get_coro()),
-                        waiting_on=waiting_on(task),
-                        origin=PROVENANCE.task_origins.get(task),
-                        reaped_by=reaped_by,
-                    )
-                except Exception as exc:  # a hostile task must not break the runner
-                    PROVENANCE.errors.append(
-                        f"describing a task reaped at loop shutdown: {type(exc).__name__}: {exc}"
-                    )
-                    continue
-                self.reap_seq += 1
-                self.reaped.append(reaped)
-            if len(self.reaped) > self.REAPED_KEPT:
-                del self.reaped[: len(self.reaped) - self.REAPED_KEPT]
+        for task in pending:
+            self._record(task, reaped_by)
+
+    def record_destroyed(self, task: Any) -> None:
+        """A pending task the garbage collector is destroying: nothing referenced it."""
+        self._record(
+            task,
+            "destroyed by the garbage collector while still pending (nothing referenced it, "
+            "so it could never finish)",
+            kind="destroyed task",
+            origin=PROVENANCE.task_origins.of_dying(task),
+            keep_ref=False,  # no new reference to an object being finalized
+        )
+
+    def _record(
+        self,
+        task: Any,
+        reaped_by: str,
+        kind: str = "reaped task",
+        origin: Origin | None = None,
+        keep_ref: bool = True,
+    ) -> None:
+        try:
+            coroutine = coroutine_name(task.get_coro())
+            if infrastructure_reason("reaped task", "", coroutine, ()) is not None:
+                return  # a test runner's own task: not worth a description
+            if origin is None:
+                origin = PROVENANCE.task_origins.get(task)
+            agen = self._agen_tasks.get(task)
+            if agen is not None:
+                name, coroutine, stack = agen
+                kind = "async generator"
+                reaped_by = (
+                    f"async generator {name}() was never closed (no aclose()): the garbage "
+                    "collector finalized it and its aclose() task was cancelled at loop "
+                    "shutdown, so its finally block did not run to completion"
+                )
+            else:
+                name, stack = task.get_name(), await_chain(task.get_coro())
+            build = partial(
+                ReapedTask,
+                task_ref=weakref.ref(task) if keep_ref else None,
+                name=name,
+                coroutine=coroutine,
+                stack=stack,
+                waiting_on=waiting_on(task),
+                origin=origin,
+                reaped_by=reaped_by,
+                kind=kind,
+            )
+        except Exception as exc:  # a hostile task must not break the runner
+            PROVENANCE.errors.append(
+                f"describing a task that ended unfinished: {type(exc).__name__}: {exc}"
+            )
+            return
+        self.add_reaped(lambda seq: build(seq=seq))
+
+    # -- async generators finalized by the collector -------------------------------
+
+    def note_agen_closer(self, closer: object, agen: Any) -> None:
+        """*closer* (``agen.aclose()``) will run as a task: remember whose it is."""
+        if len(self._closers) > 1_000:  # closers of loops closed before they ran
+            self._closers.clear()
+        frame = getattr(agen, "ag_frame", None)
+        name = getattr(agen, "__qualname__", None) or type(agen).__qualname__
+        module = frame.f_globals.get("__name__") if frame is not None else None
+        function = f"{module}.{name}" if module else name
+        self._closers[id(closer)] = (name, function, frame_stack(frame, limit=1))
+
+    @property
+    def closers_pending(self) -> bool:
+        return bool(self._closers)
+
+    def claim_closer(self, task: Any, coro: object) -> None:
+        """A task was created: if it runs a noted closer, it is that generator's."""
+        info = self._closers.pop(id(coro), None)
+        if info is not None:
+            self._agen_tasks[task] = info
 
     def mark_runner_reaped(self, loop: asyncio.AbstractEventLoop) -> None:
         self._runner_reaped = id(loop)

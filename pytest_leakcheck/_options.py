@@ -7,16 +7,45 @@ directly, so both paths share every rule.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-__all__ = ["DEFAULT_TIMEOUT", "IgnoreRule", "Options", "backoff", "parse_ignore"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "IGNORE_PATTERN",
+    "IgnoreRule",
+    "Options",
+    "backoff",
+    "invalid",
+    "parse_ignore",
+]
 
 #: About 20 counted retries, 1 µs doubling to a 100 ms cap (goleak counts its retries too).
 DEFAULT_TIMEOUT = 0.43
 
 _FIELDS = ("name", "target", "top", "any", "origin")
+
+#: What an ignore pattern may be, as the error messages say it.
+IGNORE_PATTERN = "a glob, optionally after one of the prefixes " + ", ".join(
+    f"{f}:" for f in _FIELDS
+)
+
+#: A leading word of letters and a colon is read as a prefix (see parse_ignore).
+_PREFIX = re.compile(r"([A-Za-z]+):")
+
+
+def invalid(where: str, allowed: str, value: object, why: str = "") -> str:
+    """The one shape of every bad-setting message: the setting, what it allows, what it got.
+
+    Options, ini keys, marker arguments and library arguments all say it the
+    same way, so a user learns to read one message.
+    """
+    text = f"{where} must be {allowed}, got {value!r}"
+    return f"{text} ({why})" if why else text
 
 
 @dataclass(frozen=True)
@@ -64,17 +93,38 @@ class IgnoreRule:
         )
 
 
-def parse_ignore(spec: str) -> IgnoreRule:
-    """``"top:pkg.mod.serve"`` -> rule on the top frame; a bare glob -> any field."""
-    spec = spec.strip()
-    if not spec:
-        raise ValueError("empty leakcheck ignore pattern")
-    head, sep, rest = spec.partition(":")
-    if sep and head in _FIELDS:
-        if not rest:
-            raise ValueError(f"leakcheck ignore pattern {spec!r} has nothing after '{head}:'")
-        return IgnoreRule(rest, head)
-    return IgnoreRule(spec)
+def parse_ignore(spec: str, *, where: str = "a leakcheck ignore pattern") -> IgnoreRule:
+    """``"top:pkg.mod.serve"`` -> rule on the top frame; a bare glob -> any field.
+
+    A leading word of letters and a colon is always a prefix, so a mistyped
+    one (``nmae:``, ``Name:``, ``re:``) is an error rather than a glob that
+    silently matches nothing. A glob that itself starts that way (a thread
+    named ``worker:1``) takes a prefix first: ``name:worker:1``. *where* names
+    the setting in the error (an ini key, a marker argument).
+    """
+    if not isinstance(spec, str):
+        raise TypeError(invalid(where, IGNORE_PATTERN, spec))
+    text = spec.strip()
+    if not text:
+        raise ValueError(invalid(where, IGNORE_PATTERN, spec, "it is empty"))
+    prefix = _PREFIX.match(text)
+    if prefix is None:
+        return IgnoreRule(text)
+    field, rest = prefix.group(1), text[prefix.end() :]
+    if field not in _FIELDS:
+        raise ValueError(invalid(where, IGNORE_PATTERN, spec, _unknown_prefix(field, text)))
+    if not rest:
+        raise ValueError(invalid(where, IGNORE_PATTERN, spec, f"nothing after '{field}:'"))
+    return IgnoreRule(rest, field)
+
+
+def _unknown_prefix(field: str, text: str) -> str:
+    guess = difflib.get_close_matches(field.lower(), _FIELDS, n=1)
+    hint = f"did you mean '{guess[0]}:'? " if guess else ""
+    return (
+        f"unknown prefix '{field}:'; {hint}"
+        f"a glob that itself starts with '{field}:' needs a prefix first, e.g. 'name:{text}'"
+    )
 
 
 @dataclass(frozen=True)
@@ -97,12 +147,14 @@ class Options:
     def __post_init__(self) -> None:
         if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool):
             raise TypeError(f"leakcheck timeout must be a number of seconds, got {self.timeout!r}")
-        if self.timeout < 0:
-            raise ValueError(f"leakcheck timeout must be >= 0 seconds, got {self.timeout!r}")
+        if not 0 <= self.timeout < math.inf:  # NaN fails too; infinity would never return
+            raise ValueError(
+                invalid("leakcheck timeout", "a finite number of seconds >= 0", self.timeout)
+            )
 
     def with_ignores(self, patterns: Iterable[str | IgnoreRule]) -> Options:
-        """A copy with more ignore rules (strings are parsed)."""
-        rules = tuple(parse_ignore(p) if isinstance(p, str) else p for p in patterns)
+        """A copy with more ignore rules (anything but a rule is parsed, or refused)."""
+        rules = tuple(p if isinstance(p, IgnoreRule) else parse_ignore(p) for p in patterns)
         return replace(self, ignore=self.ignore + rules) if rules else self
 
 

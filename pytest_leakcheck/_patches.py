@@ -14,16 +14,19 @@ one set of patches, removed when the last one leaves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import sys
 import threading
 import weakref
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from . import _trio
 from ._ledger import LEDGER
 from ._loops import LOOPS
+from ._on_import import when_imported
 from ._provenance import PROVENANCE
 
 __all__ = ["ensure_installed", "install", "installed", "uninstall"]
@@ -54,9 +57,14 @@ class _Patches:
         self.lock = threading.Lock()
 
     def replace(self, owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
-        original = owner.__dict__[name]
+        """Set *owner.name* to *wrapper*; the undo restores it (or the inherited one)."""
+        own = name in owner.__dict__
+        original = owner.__dict__.get(name)
         setattr(owner, name, wrapper)
-        self.undo.append(lambda: setattr(owner, name, original))
+        if own:
+            self.undo.append(lambda: setattr(owner, name, original))
+        else:
+            self.undo.append(lambda: delattr(owner, name))
 
 
 _STATE = _Patches()
@@ -80,11 +88,13 @@ def install() -> None:
         if _STATE.installs > 1:
             return
     _patch_thread_start()
-    _patch_event_loops()
+    _patch_loop_class(asyncio.BaseEventLoop)
+    _patch_asyncgen_finalizer()
     for module_name in _RUNNER_MODULES:
         _patch_runner(module_name)
     _patch_unittest_310()
     _STATE.undo.append(_trio.install())
+    _STATE.undo.append(when_imported("uvloop", _patch_uvloop))
 
 
 def uninstall() -> None:
@@ -113,30 +123,34 @@ def _patch_thread_start() -> None:
     _STATE.replace(threading.Thread, "start", start)
 
 
-def _patch_event_loops() -> None:
-    base = asyncio.BaseEventLoop
-    original_init = base.__init__
-    original_create_task = base.create_task
-    original_close = base.close
+def _patch_loop_class(cls: type) -> None:
+    """Record the loops, task origins, interrupted runs and unfinished tasks of *cls*."""
+    original_init = cls.__init__  # type: ignore[misc]
+    original_create_task = cls.create_task  # type: ignore[attr-defined]
+    original_close = cls.close  # type: ignore[attr-defined]
+    original_run_until_complete = cls.run_until_complete  # type: ignore[attr-defined]
+    original_call_exception_handler = cls.call_exception_handler  # type: ignore[attr-defined]
     loops = LOOPS.loops
     # The loop seen last, weakly: asking the WeakSet costs a Python call and a
     # new weak reference, on every task; a loop makes its tasks in a row.
     last_loop: list[Any] = [lambda: None]
 
-    def __init__(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> None:
+    def __init__(loop: Any, *args: Any, **kwargs: Any) -> None:
         original_init(loop, *args, **kwargs)
         loops.add(loop)
 
-    def create_task(loop: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> Any:
+    def create_task(loop: Any, *args: Any, **kwargs: Any) -> Any:
         task = original_create_task(loop, *args, **kwargs)
         try:
             if last_loop[0]() is not loop:
                 if loop not in loops:
                     loops.add(loop)
                 last_loop[0] = weakref.ref(loop)
+            coro = args[0] if args else kwargs.get("coro")
+            if LEDGER.closers_pending:
+                LEDGER.claim_closer(task, coro)
             if LEDGER.runner_reap_pending:
                 LEDGER.note_after_reap(task)
-            coro = args[0] if args else kwargs.get("coro")
             # A runner's own shutdown steps: where they start says nothing,
             # and they start deep in the runner (the longest walks there are).
             own = getattr(coro, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
@@ -145,7 +159,17 @@ def _patch_event_loops() -> None:
             pass
         return task
 
-    def close(loop: asyncio.BaseEventLoop) -> None:
+    def run_until_complete(loop: Any, future: Any) -> Any:
+        try:
+            return original_run_until_complete(loop, future)
+        except BaseException as exc:
+            # KeyboardInterrupt, SystemExit, a BaseExceptionGroup (a cancelled main
+            # task is not an interruption: what it left behind is still reported)
+            if not isinstance(exc, (Exception, asyncio.CancelledError)):
+                LEDGER.interrupted.add(loop)
+            raise
+
+    def close(loop: Any) -> None:
         try:
             reap = not loop.is_closed() and not loop.is_running()
         except Exception:  # a loop in a strange state: let close() itself decide
@@ -157,9 +181,51 @@ def _patch_event_loops() -> None:
         # the registry until collected, and be looked at on every check.
         loops.discard(loop)
 
-    _STATE.replace(base, "__init__", __init__)
-    _STATE.replace(base, "create_task", create_task)
-    _STATE.replace(base, "close", close)
+    def call_exception_handler(loop: Any, context: dict[str, Any]) -> Any:
+        with contextlib.suppress(Exception):
+            task = context.get("task")
+            message = str(context.get("message", ""))
+            if task is not None and message.startswith("Task was destroyed but it is pending"):
+                LEDGER.record_destroyed(task)
+        return original_call_exception_handler(loop, context)
+
+    _STATE.replace(cls, "__init__", __init__)
+    _STATE.replace(cls, "create_task", create_task)
+    _STATE.replace(cls, "run_until_complete", run_until_complete)
+    _STATE.replace(cls, "close", close)
+    _STATE.replace(cls, "call_exception_handler", call_exception_handler)
+
+
+def _patch_asyncgen_finalizer() -> None:
+    """Name the generator behind each ``aclose()`` task the loop starts for the collector.
+
+    The same three lines as asyncio's own hook (3.10-3.13), with a note of
+    which generator the closing task is for.
+    """
+    base = asyncio.BaseEventLoop
+
+    def _asyncgen_finalizer_hook(loop: Any, agen: Any) -> None:
+        loop._asyncgens.discard(agen)
+        if not loop.is_closed():
+            closer = agen.aclose()
+            with contextlib.suppress(Exception):
+                LEDGER.note_agen_closer(closer, agen)
+            loop.call_soon_threadsafe(loop.create_task, closer)
+
+    if "_asyncgen_finalizer_hook" in base.__dict__:
+        _STATE.replace(base, "_asyncgen_finalizer_hook", _asyncgen_finalizer_hook)
+
+
+def _patch_uvloop(module: ModuleType) -> Callable[[], None]:
+    """uvloop's Loop is a Python subclass of its compiled loop: patched like asyncio's.
+
+    The undo is part of the session's (it lands in the same list).
+    """
+    loop_class = getattr(module, "Loop", None)
+    if isinstance(loop_class, type):
+        _patch_loop_class(loop_class)
+    _patch_runner_module(module)
+    return lambda: None
 
 
 def _patch_unittest_310() -> None:
@@ -192,6 +258,10 @@ def _patch_runner(module_name: str) -> None:
         module = importlib.import_module(module_name)
     except Exception:  # not installed here, or not on this Python
         return
+    _patch_runner_module(module)
+
+
+def _patch_runner_module(module: ModuleType) -> None:
     original = module.__dict__.get("_cancel_all_tasks")
     if original is None:
         return

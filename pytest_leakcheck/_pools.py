@@ -20,7 +20,6 @@ __all__ = [
     "WorkerState",
     "infrastructure_reason",
     "is_pool_worker",
-    "parked_pool",
     "worker_state",
 ]
 
@@ -31,8 +30,15 @@ _POOL_LOOPS = {
     ("trio._core._thread_cache", "_work"): "trio thread cache",
 }
 
-#: Modules a parked worker may be inside while it waits for its next job.
-_WAIT_MODULES = frozenset({"queue", "threading"})
+#: The local a pool loop holds its current job in, per pool loop (job objects
+#: are compared by identity: the same job before and after a test is not new).
+_JOB_LOCALS = {
+    "_worker": "work_item",  # ThreadPoolExecutor: deleted between jobs
+    "run": "future",  # anyio: every job comes with its own future, deleted between jobs
+}
+
+#: trio's cache runs each job in this method, called from its loop.
+_TRIO_JOB_RUNNER = "_handle_job"
 
 #: Default exemptions, documented in the README: (what, how it is matched, why).
 INFRASTRUCTURE: tuple[tuple[str, str, str], ...] = (
@@ -56,12 +62,40 @@ INFRASTRUCTURE: tuple[tuple[str, str, str], ...] = (
         "thread running BaseEventLoop._do_shutdown",
         "asyncio.run() joins the default executor in this helper thread as it closes",
     ),
+    (
+        "anyio process pool shutdown task",
+        "task coroutine anyio._backends._asyncio._shutdown_process_pool_on_exit "
+        "(named 'AnyIO process pool shutdown task') or anyio._backends._trio."
+        "_shutdown_process_pool (a trio system task)",
+        "anyio.to_process starts it once per event loop to stop the worker processes when "
+        "the loop ends; it lives exactly as long as the loop",
+    ),
+    (
+        "pytest-rerunfailures status server",
+        "thread running pytest_rerunfailures.ServerStatusDB.run_server",
+        "pytest-rerunfailures starts it in every pytest session, also the in-process ones "
+        "pytester runs inside a test, and never stops it: it waits in accept() for good",
+    ),
+    (
+        "libuv worker threads",
+        "native thread named 'libuv-worker'",
+        "uvloop's libuv starts a process-wide pool of 4 threads on first use (DNS, files) "
+        "and keeps it for the life of the process",
+    ),
 )
 
+_WHY = {what: why for what, _, why in INFRASTRUCTURE}
 
 _ANYIO_RUNNER_TASKS = (
     "TestRunner._run_tests_and_fixtures",
     "TestRunner._call_in_runner_task",
+)
+
+_ANYIO_PROCESS_POOL_TASKS = frozenset(
+    {
+        "anyio._backends._asyncio._shutdown_process_pool_on_exit",
+        "anyio._backends._trio._shutdown_process_pool",
+    }
 )
 
 
@@ -80,82 +114,81 @@ def is_pool_worker(target: str) -> bool:
 
 @dataclass(frozen=True)
 class WorkerState:
-    """A pool worker's job (None when between jobs) and whether work is queued."""
+    """A pool worker's current job, how much work waits in its queue, and its pool."""
 
-    job: object | None
-    queued: bool
-    holding_job: bool  # it has taken a job off its queue and not finished it
+    pool: str
+    job: object | None  # the job it holds (None between jobs, or where we cannot tell)
+    busy: bool  # it holds a job (taken off its queue and not finished)
+    pending: int  # items in its queue; -1 when the queue cannot be measured
 
     @property
-    def busy(self) -> bool:
-        return self.queued or self.holding_job
+    def parked(self) -> bool:
+        """Idle in its pool, waiting for work: the pool's, not any test's."""
+        return not self.busy and self.pending <= 0
 
 
-def _pool_frame(frame: FrameType | None) -> FrameType | None:
+def _pool_frame(frame: FrameType | None) -> tuple[FrameType | None, bool]:
+    """The innermost pool loop frame under *frame*, and whether trio's job runner is above it."""
+    in_trio_job = False
     while frame is not None:
-        if (frame.f_globals.get("__name__"), frame.f_code.co_name) in _POOL_LOOPS:
-            return frame
+        name = frame.f_code.co_name
+        if (frame.f_globals.get("__name__"), name) in _POOL_LOOPS:
+            return frame, in_trio_job
+        in_trio_job = in_trio_job or name == _TRIO_JOB_RUNNER
         frame = frame.f_back
-    return None
+    return None, False
+
+
+def _pending(queue: object) -> int:
+    if queue is None:
+        return 0
+    try:
+        return int(queue.qsize())  # type: ignore[attr-defined]
+    except Exception:  # an exotic queue: assume it may hold work
+        return -1
 
 
 def worker_state(frame: FrameType | None) -> WorkerState | None:
-    """Which job a pool worker is on, read from its pool loop's locals.
+    """Which job a pool worker is on and what waits for it, read from its loop's locals.
 
-    A worker that existed before a test is the test's business only if it is
-    on a job it was not on before (the job object changed), or if its pool
-    holds a job nobody picked up yet: a job submitted just before the check
-    looks like an idle worker for a moment.
+    Wrapper frames above the wait (a library that instruments blocking calls,
+    such as blockbuster) do not make an idle worker busy: busy means holding a
+    job, told by the job local (ThreadPoolExecutor, anyio) or by trio's job
+    runner frame on the stack.
     """
-    pool = _pool_frame(frame)
-    if pool is None:
+    pool_frame, in_trio_job = _pool_frame(frame)
+    if pool_frame is None:
         return None
-    local = pool.f_locals
-    # ThreadPoolExecutor's _worker: work_item is deleted between jobs.
-    # anyio's WorkerThread.run: each job comes with its own future.
-    job = local.get("work_item", local.get("future"))
+    code = pool_frame.f_code.co_name
+    pool = _POOL_LOOPS[(str(pool_frame.f_globals.get("__name__")), code)]
+    local = pool_frame.f_locals
+    job_local = _JOB_LOCALS.get(code)
+    job = local.get(job_local) if job_local else None
     queue = local.get("work_queue")
     if queue is None:
         queue = getattr(local.get("self"), "queue", None)
-    try:
-        queued = queue is not None and not queue.empty()
-    except Exception:  # an exotic queue: assume it may hold work
-        queued = True
-    # _worker deletes work_item after each job, so holding one means busy even
-    # in the instant between taking it off the queue and calling it.
-    return WorkerState(job, queued, local.get("work_item") is not None)
-
-
-def parked_pool(stack: Sequence[FrameRecord]) -> str | None:
-    """The pool a thread is parked in waiting for work, or None.
-
-    Parked means: the innermost pool loop frame has nothing above it but the
-    queue/lock wait of its "get next job" call. A worker running a job has
-    the job's frames above the loop, and is not parked.
-    """
-    for index in range(len(stack) - 1, -1, -1):
-        rec = stack[index]
-        pool = _POOL_LOOPS.get((rec.module, _short(rec.qualname)))
-        if pool is not None:
-            above = stack[index + 1 :]
-            if all(r.module in _WAIT_MODULES for r in above):
-                return pool
-            return None
-    return None
+    busy = in_trio_job if job_local is None else job is not None
+    return WorkerState(pool, job, busy, _pending(queue))
 
 
 def infrastructure_reason(
     kind: str, name: str, target: str | None, stack: Sequence[FrameRecord]
 ) -> str | None:
     """Why this thread/task is infrastructure rather than a leak, or None."""
-    if kind in ("task", "reaped task"):
+    if kind in ("task", "reaped task", "destroyed task"):
         if target and target.endswith(_ANYIO_RUNNER_TASKS):
-            return INFRASTRUCTURE[0][2]
+            return _WHY["anyio test runner tasks"]
+        if target in _ANYIO_PROCESS_POOL_TASKS:
+            return _WHY["anyio process pool shutdown task"]
         return None
+    if kind == "native thread" and name == "libuv-worker":
+        return _WHY["libuv worker threads"]
     if name == "AnyIO socket selector":
-        return INFRASTRUCTURE[1][2]
+        return _WHY["AnyIO socket selector thread"]
     if target == "pytest_timeout.timeout_timer":
-        return INFRASTRUCTURE[2][2]
+        return _WHY["pytest-timeout timer"]
     if target and target.endswith("BaseEventLoop._do_shutdown"):
-        return INFRASTRUCTURE[3][2]
+        return _WHY["asyncio default executor shutdown"]
+    if target == "pytest_rerunfailures.ServerStatusDB.run_server":
+        return _WHY["pytest-rerunfailures status server"]
     return None

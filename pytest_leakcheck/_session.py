@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -22,75 +22,14 @@ from ._options import Options
 from ._os_threads import native_thread_ids
 from ._provenance import PROVENANCE
 from ._report import format_leaks
+from ._settings import MarkerError, Settings, item_settings
 from ._snapshot import Snapshot, snapshot
 from ._summary import Summary
-from ._values import Leak, Owner
+from ._values import ENDED_KINDS, Leak, Owner
 from ._verdict import find_leaks
 from ._warnings import LeakcheckInternalWarning, LeakWarning
 
-__all__ = ["LeakcheckSession", "MarkerError", "Settings", "item_settings"]
-
-
-class MarkerError(ValueError):
-    """A ``@pytest.mark.leakcheck(...)`` with arguments we cannot use."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    options: Options
-    mode: str = "fail"
-    report_path: str | None = None
-
-
-def _marker_kwargs(item: pytest.Item) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for marker in reversed(list(item.iter_markers("leakcheck"))):  # closest wins
-        if marker.args:
-            raise MarkerError(
-                "@pytest.mark.leakcheck takes keyword arguments only "
-                f"(ignore=, timeout=, enabled=), got positional {marker.args!r}"
-            )
-        unknown = set(marker.kwargs) - {"ignore", "timeout", "enabled"}
-        if unknown:
-            raise MarkerError(
-                f"@pytest.mark.leakcheck got unknown argument(s) {sorted(unknown)}; "
-                "expected ignore=, timeout=, enabled="
-            )
-        merged.update(marker.kwargs)
-    return merged
-
-
-def item_settings(item: object, base: Options) -> tuple[bool, Options]:
-    """Is the check on for *item*, and with which options (its marker applied)?
-
-    One walk over the item's markers answers both, per test.
-    """
-    if not isinstance(item, pytest.Item):
-        return True, base
-    kwargs = _marker_kwargs(item)
-    enabled = kwargs.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise MarkerError(
-            f"@pytest.mark.leakcheck(enabled=...) must be True or False, got {enabled!r}"
-        )
-    options = base
-    if "timeout" in kwargs:
-        timeout = kwargs["timeout"]
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            raise MarkerError(
-                f"@pytest.mark.leakcheck(timeout=...) must be seconds >= 0, got {timeout!r}"
-            )
-        options = replace(options, timeout=float(timeout))
-    if "ignore" in kwargs:
-        ignore = kwargs["ignore"]
-        patterns = [ignore] if isinstance(ignore, str) else ignore
-        try:
-            options = options.with_ignores(list(patterns))
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise MarkerError(
-                f"@pytest.mark.leakcheck(ignore=...) needs a string or a list of strings: {exc}"
-            ) from None
-    return enabled, options
+__all__ = ["LeakcheckSession"]
 
 
 @dataclass(slots=True)
@@ -132,6 +71,18 @@ class _Guard:
         return True
 
 
+def _warn_at_test(item: pytest.Item, warning: Warning) -> None:
+    """Warn from the leaking test's own file and line, not from this module.
+
+    Then the warnings summary points at the test, and ``filterwarnings``
+    entries that name its module apply to it.
+    """
+    path, lineno, _ = item.reportinfo()
+    module = getattr(getattr(item, "module", None), "__name__", None)
+    line = lineno + 1 if lineno is not None else 0  # reportinfo counts from 0
+    warnings.warn_explicit(warning, type(warning), os.fspath(path), line, module=module)
+
+
 class LeakcheckSession:
     """The plugin object registered while checking is on."""
 
@@ -146,6 +97,7 @@ class LeakcheckSession:
         self._current: _TestState | None = None
         self._pid = os.getpid()
         self._session_before: Snapshot | None = None
+        self._session: pytest.Session | None = None  # to fail the run if the report is lost
         #: set on an xdist controller: the summary is its workers' (it runs no test)
         self.remote = False
         PROVENANCE.capture_stacks = settings.options.capture_stacks
@@ -168,6 +120,7 @@ class LeakcheckSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
         self._session_before = snapshot(native=self.settings.options.check_native)
 
     # -- fixtures -------------------------------------------------------------
@@ -213,7 +166,9 @@ class LeakcheckSession:
             except MarkerError as exc:
                 # Reported after setup has run: raising before the yield would
                 # skip other plugins' setup wrappers and break their teardown.
-                marker_error, enabled = exc, False
+                # Meanwhile the check runs with the session's options: a bad
+                # marker never hides a leak.
+                marker_error, enabled, options = exc, True, self.settings.options
             if enabled:
                 with self._guard(item.nodeid):
                     owner = Owner("test", item.nodeid)
@@ -289,7 +244,7 @@ class LeakcheckSession:
                 errors, PROVENANCE.errors[:] = list(PROVENANCE.errors), []
                 raise RuntimeError("; ".join(dict.fromkeys(errors)))
         if state.report and self.settings.mode == "warn":
-            warnings.warn(LeakWarning(state.report), stacklevel=1)
+            _warn_at_test(item, LeakWarning(state.report))
 
     # -- summary ----------------------------------------------------------------
 
@@ -299,7 +254,7 @@ class LeakcheckSession:
             timeout = None if grace else 0.0
             leaks = find_leaks(self._session_before, options=self.settings.options, timeout=timeout)
             # reaped tasks are gone: only what still runs is "alive"
-            self.summary.alive = [leak for leak in leaks if leak.kind != "reaped task"]
+            self.summary.alive = [leak for leak in leaks if leak.kind not in ENDED_KINDS]
         return self.summary
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
@@ -315,13 +270,23 @@ class LeakcheckSession:
             if self.settings.options.check_native and native_thread_ids() is None:
                 tr.write_line("native (OS) thread check: unavailable on this platform (no /proc)")
             if self.settings.report_path:
-                try:
-                    summary.write_json(self.settings.report_path)
-                except OSError as exc:
-                    tr.write_line(
-                        f"could not write the leak report to {self.settings.report_path}: "
-                        f"{exc.strerror or exc}",
-                        red=True,
-                    )
-                else:
-                    tr.write_line(f"leak report written to {self.settings.report_path}")
+                self._write_report(summary, tr, self.settings.report_path)
+
+    def _write_report(self, summary: Summary, tr: Any, path: str) -> None:
+        """Write the JSON report; if that fails, say so and fail the run.
+
+        The path was checked at start; a write that fails anyway (the
+        directory was removed, the disk is full) turns a passing run's exit
+        code into 3, pytest's "internal error": a CI job must not pass while
+        the report it keeps is missing.
+        """
+        try:
+            summary.write_json(path)
+        except OSError as exc:
+            tr.write_line(
+                f"could not write the leak report to {path}: {exc.strerror or exc}", red=True
+            )
+            if self._session is not None and self._session.exitstatus == pytest.ExitCode.OK:
+                self._session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        else:
+            tr.write_line(f"leak report written to {path}")

@@ -31,9 +31,9 @@ from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._options import Options, backoff
 from ._os_threads import native_name, native_thread_ids, only_python_threads, os_thread_ids
-from ._pools import infrastructure_reason, is_pool_worker, parked_pool, worker_state
+from ._pools import WorkerState, infrastructure_reason, is_pool_worker, worker_state
 from ._provenance import PROVENANCE
-from ._values import Leak, Origin, Owner
+from ._values import BACKGROUND, Leak, Origin, Owner
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
 
@@ -68,9 +68,9 @@ class Snapshot:
     python_idents: frozenset[int]
     native_tids: frozenset[int] | None
     reap_seq: int
-    #: pool workers: id(thread) -> the job it was on (None: between jobs); an
-    #: entry speaks for the thread only while ``threads`` still holds it
-    pool_jobs: dict[int, object] = field(default_factory=dict)
+    #: pool workers: id(thread) -> (the job it was on, weakly; its queue's
+    #: length); an entry speaks for the thread only while ``threads`` holds it
+    pool_jobs: dict[int, tuple[Any, int]] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
 
     def had_thread(self, thread: threading.Thread) -> bool:
@@ -79,11 +79,11 @@ class Snapshot:
     def had_task(self, task: object) -> bool:
         return _holds(self.tasks, task)
 
-    def job_of(self, thread: threading.Thread) -> tuple[bool, object]:
-        """(was *thread* a pool worker then, the job it was on)."""
+    def job_of(self, thread: threading.Thread) -> tuple[Any, int] | None:
+        """(a reference to the job *thread* was on, its queue's length), if it was a worker."""
         if id(thread) not in self.pool_jobs or not self.had_thread(thread):
-            return False, None
-        return True, self.pool_jobs[id(thread)]
+            return None
+        return self.pool_jobs[id(thread)]
 
 
 #: thread -> could it be a pool worker (what a thread runs never changes; a
@@ -98,28 +98,57 @@ def _runs_pool_loop(thread: threading.Thread) -> bool:
     return answer
 
 
-def _pool_jobs(threads: list[threading.Thread], frames: dict[int, Any]) -> dict[int, object]:
-    """Each pool worker's current job: if it is on another one later, that is new."""
+def _job_ref(state: WorkerState) -> Any:
+    """The job, held weakly (a snapshot keeps nothing of the code under test alive)."""
+    if state.job is None:
+        return None
+    try:
+        return weakref.ref(state.job)
+    except TypeError:  # not weakly referenceable: its id, compared while it lives
+        return id(state.job)
+
+
+def _same_job(ref: Any, job: object) -> bool:
+    if ref is None or job is None:
+        return ref is None and job is None
+    if isinstance(ref, int):
+        return ref == id(job)
+    return ref() is job
+
+
+def _pool_jobs(
+    threads: list[threading.Thread], frames: dict[int, Any]
+) -> dict[int, tuple[Any, int]]:
+    """Each pool worker's current job and queue length: more of either later is new work."""
     main = threading.main_thread()
-    jobs: dict[int, object] = {}
+    jobs: dict[int, tuple[Any, int]] = {}
     for thread in threads:
         if thread is main or thread.ident is None or not _runs_pool_loop(thread):
             continue
         state = worker_state(frames.get(thread.ident))
         if state is not None:
-            jobs[id(thread)] = state.job
+            jobs[id(thread)] = (_job_ref(state), state.pending)
     return jobs
 
 
 def _new_work(thread: threading.Thread, since: Snapshot, frames: dict[int, Any]) -> bool:
-    """Has a worker that existed at *since* taken (or been queued) a new job?"""
-    was_worker, old_job = since.job_of(thread)
-    if not was_worker:
+    """Has a worker that existed at *since* taken (or been queued) a new job?
+
+    A job is new when the worker holds another one than it did, or when its
+    queue got longer: a pool's shutdown marker queued behind a stuck job (by
+    ``shutdown(wait=False)`` or ``loop.close()``) was there at the snapshot,
+    and is no later test's new work.
+    """
+    before = since.job_of(thread)
+    if before is None:
         return False
     state = worker_state(frames.get(thread.ident or -1))
     if state is None:
         return False
-    return state.queued or (state.job is not None and state.job is not old_job)
+    job_ref, pending = before
+    if state.job is not None and not _same_job(job_ref, state.job):
+        return True
+    return state.pending > pending or (state.pending < 0 and pending >= 0)
 
 
 def snapshot(*, native: bool = True) -> Snapshot:
@@ -169,10 +198,8 @@ def _exemption(leak: Leak, options: Options) -> str | None:
     reason = infrastructure_reason(leak.kind, leak.name, leak.target, leak.stack)
     if reason is not None:
         return reason
-    if leak.kind == "thread" and not options.strict_pools and leak.note is None:
-        pool = parked_pool(leak.stack)
-        if pool is not None:
-            return f"idle worker parked in its {pool}"
+    if leak.parked_in is not None and not options.strict_pools:
+        return f"idle worker parked in its {leak.parked_in}"
     if not options.ignore:
         return None
     origin_functions = functions(leak.origin.stack) if leak.origin and leak.origin.stack else []
@@ -251,7 +278,8 @@ def _loop_thread_origin(task: Any) -> Origin | None:
     """A task we did not see created belongs to whoever owns its loop's thread.
 
     (Tasks built by ``asyncio.Task(...)`` directly, or by a loop we do not
-    patch, have no recorded origin; their loop's thread usually does.)
+    patch, have no recorded origin; their loop's thread usually does.) A loop
+    thread that no test or fixture owns is background work: not a test's.
     """
     thread_id = getattr(task.get_loop(), "_thread_id", None)
     if thread_id is None or thread_id == threading.main_thread().ident:
@@ -259,8 +287,9 @@ def _loop_thread_origin(task: Any) -> Origin | None:
     for thread in threading.enumerate():
         if thread.ident == thread_id:
             parent = PROVENANCE.thread_origins.get(thread)
-            if parent is not None:
-                return Origin(None, parent.phase, parent.owner, thread.name)
+            owner = parent.owner if parent is not None else None
+            phase = parent.phase if parent is not None else None
+            return Origin(None, phase, owner or BACKGROUND, thread.name)
     return None
 
 
@@ -274,7 +303,7 @@ def _reaped(since: Snapshot | None, owner: Owner | None, exact: bool) -> Iterabl
     for reaped in LEDGER.reaped_since(since.reap_seq if since is not None else 0):
         if not _attributable(reaped.origin, owner, exact):
             continue
-        task = reaped.task_ref()
+        task = reaped.task_ref() if reaped.task_ref is not None else None
         if since is not None and task is not None and since.had_task(task):
             continue  # pending before the check began: not this check's leak
         yield describe_reaped(reaped)

@@ -28,17 +28,15 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
 from ._describe import coroutine_name
 from ._frames import await_chain
 from ._ledger import LEDGER
+from ._on_import import when_imported
 from ._provenance import PROVENANCE
 from ._values import Leak, Origin, ReapedTask, new_origin
-from ._weakids import WeakIdMap
 
 __all__ = ["describe", "install", "live_tasks", "origin"]
 
@@ -50,7 +48,6 @@ _INTERNAL_TASKS = frozenset({"trio._core._entry_queue.EntryQueue.task"})
 
 #: root task of each trio run in progress -> ident of the thread running it
 _ROOTS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-_ORIGINS: WeakIdMap[Any, Origin] = WeakIdMap()
 
 
 class _Recorder:
@@ -68,7 +65,7 @@ class _Recorder:
             origin = PROVENANCE.current_origin(skip=1)
             if origin.sites:  # trio's spawn machinery is not where the task was started
                 origin = new_origin((origin.sites.without_leaf(_TRIO_CORE), *origin[1:]))
-            _ORIGINS[task] = origin
+            PROVENANCE.task_origins[task] = origin
         except Exception:  # bookkeeping must never break the run
             pass
 
@@ -97,7 +94,7 @@ def _record_reaped(nursery: Any) -> None:
 
 def _reaped_builder(task: Any) -> Callable[[int], ReapedTask]:
     ref, name, coroutine = weakref.ref(task), str(task.name), coroutine_name(task.coro)
-    stack, origin = await_chain(task.coro), _ORIGINS.get(task)
+    stack, origin = await_chain(task.coro), PROVENANCE.task_origins.get(task)
 
     def build(seq: int) -> ReapedTask:
         return ReapedTask(
@@ -160,7 +157,7 @@ def live_tasks(*, exclude_current: bool = True) -> list[Any]:
 
 
 def origin(task: Any) -> Origin | None:
-    return _ORIGINS.get(task)
+    return PROVENANCE.task_origins.get(task)
 
 
 def describe(task: Any, origin: Origin | None) -> Leak:
@@ -221,60 +218,6 @@ def _patch(module: ModuleType) -> Callable[[], None]:
     return undo
 
 
-class _PatchOnImport(MetaPathFinder):
-    """Wrap ``setup_runner`` as soon as trio's run module is imported."""
-
-    def __init__(self) -> None:
-        self.undo: Callable[[], None] = lambda: None
-
-    def find_spec(
-        self, fullname: str, path: Any = None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        if fullname != _RUN_MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        spec.loader = _PatchingLoader(loader, self)
-        return spec
-
-
-class _PatchingLoader(Loader):
-    def __init__(self, loader: Loader, hook: _PatchOnImport) -> None:
-        self._loader = loader
-        self._hook = hook
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        with contextlib.suppress(Exception):
-            self._hook.undo = _patch(module)
-
-    def __getattr__(self, name: str) -> Any:  # get_source, is_package, ...
-        return getattr(self._loader, name)
-
-
 def install() -> Callable[[], None]:
     """Record every trio run started from now on; returns the undo."""
-    module = sys.modules.get(_RUN_MODULE)
-    if module is not None:
-        return _patch(module)
-    hook = _PatchOnImport()
-    sys.meta_path.insert(0, hook)
-
-    def undo() -> None:
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(hook)
-        hook.undo()
-
-    return undo
+    return when_imported(_RUN_MODULE, _patch)

@@ -14,7 +14,17 @@ from typing import Any, NamedTuple
 
 from ._frames import FrameRecord, Sites
 
-__all__ = ["BACKGROUND", "KINDS", "Leak", "Origin", "Owner", "ReapedTask", "new_origin"]
+__all__ = [
+    "BACKGROUND",
+    "ENDED_HOW",
+    "ENDED_KINDS",
+    "KINDS",
+    "Leak",
+    "Origin",
+    "Owner",
+    "ReapedTask",
+    "new_origin",
+]
 
 
 class Owner(NamedTuple):
@@ -84,7 +94,25 @@ class ReapedTask:
 
 
 #: What a Leak can be.
-KINDS = ("thread", "task", "reaped task", "python thread", "native thread", "async generator")
+KINDS = (
+    "thread",
+    "task",
+    "reaped task",
+    "destroyed task",
+    "async generator",
+    "python thread",
+    "native thread",
+)
+
+#: Kinds recorded when the straggler ended unfinished: gone by the time anyone looks.
+ENDED_KINDS = frozenset({"reaped task", "destroyed task", "async generator"})
+
+#: How each ended kind ended, for the report's header line.
+ENDED_HOW = {
+    "reaped task": "cancelled at loop shutdown",
+    "destroyed task": "garbage-collected while still pending",
+    "async generator": "never closed",
+}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pytest
 
 from ._session import LeakcheckSession
 
-__all__ = ["attach"]
+__all__ = ["attach", "is_worker"]
 
 _KEY = "leakcheck"
 
@@ -56,9 +56,14 @@ class _ControllerSide:
         self.session.summary.merge(data, worker)
 
 
+def is_worker(config: pytest.Config) -> bool:
+    """An xdist worker: it writes no report (its controller does)."""
+    return hasattr(config, "workerinput")
+
+
 def attach(config: pytest.Config, session: LeakcheckSession) -> None:
     """Register the worker or controller half, if this is an xdist run."""
-    if hasattr(config, "workerinput"):
+    if is_worker(config):
         config.pluginmanager.register(_WorkerSide(config, session), "leakcheck-xdist-worker")
     elif config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", "no") != "no":
         config.pluginmanager.register(_ControllerSide(session), "leakcheck-xdist-controller")

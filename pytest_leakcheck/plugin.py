@@ -8,19 +8,19 @@ the per-test work through the library API.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
 
-from . import _xdist
+from . import _nested, _xdist
 from ._api import LeakChecker
-from ._options import DEFAULT_TIMEOUT, Options, parse_ignore
+from ._options import DEFAULT_TIMEOUT, Options
 from ._provenance import PROVENANCE
-from ._session import LeakcheckSession, Settings, item_settings
+from ._session import LeakcheckSession
+from ._settings import MODES, MarkerError, item_settings, read_settings
 
 __all__ = ["leakcheck"]
-
-_MODES = ("fail", "warn")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,7 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--leakcheck-mode",
-        choices=_MODES,
+        metavar="|".join(MODES),
         default=None,
         help="fail: fail the leaking test (default); warn: emit a LeakWarning.",
     )
@@ -83,55 +83,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _timeout(raw: object, where: str) -> float:
-    try:
-        value = float(str(raw))
-    except ValueError:
-        raise pytest.UsageError(f"{where} must be a number of seconds, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise pytest.UsageError(f"{where} must be a finite number of seconds >= 0, got {raw!r}")
-    return value
-
-
-def _settings(config: pytest.Config) -> Settings:
-    """Read and validate every setting up front: bad values stop the run early."""
-    cli_timeout = config.getoption("leakcheck_timeout")
-    timeout = (
-        _timeout(cli_timeout, "--leakcheck-timeout")
-        if cli_timeout is not None
-        else _timeout(config.getini("leakcheck_timeout"), "ini leakcheck_timeout")
-    )
-    mode = config.getoption("leakcheck_mode") or str(config.getini("leakcheck_mode")).strip()
-    if mode not in _MODES:
-        raise pytest.UsageError(f"ini leakcheck_mode must be 'fail' or 'warn', got {mode!r}")
-    try:
-        ignore = tuple(parse_ignore(p) for p in config.getini("leakcheck_ignore"))
-    except ValueError as exc:
-        raise pytest.UsageError(f"ini leakcheck_ignore: {exc}") from None
-    options = Options(
-        timeout=timeout,
-        ignore=ignore,
-        strict_pools=bool(config.getini("leakcheck_strict_pools")),
-        capture_stacks=bool(config.getini("leakcheck_origins")),
-        check_native=bool(config.getini("leakcheck_native")),
-    )
-    return Settings(options=options, mode=mode, report_path=config.getoption("leakcheck_report"))
-
-
-def _enabled(config: pytest.Config) -> bool:
-    flag = config.getoption("leakcheck")
-    return bool(flag) if flag is not None else bool(config.getini("leakcheck"))
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "leakcheck(ignore=(), timeout=None, enabled=True): per-test leak-check settings: "
         "extra ignore patterns, another grace period, or enabled=False to skip the check.",
     )
-    if not _enabled(config):
+    _nested.attach(config)
+    settings = read_settings(config, check_report_path=not _xdist.is_worker(config))
+    if not settings.enabled:
         return
-    session = LeakcheckSession(config, _settings(config))
+    session = LeakcheckSession(config, settings)
     config.pluginmanager.register(session, LeakcheckSession.NAME)
     _xdist.attach(config, session)
 
@@ -153,8 +115,9 @@ def leakcheck(request: pytest.FixtureRequest) -> Iterator[LeakChecker]:
     ``timeout=0`` means "at this very instant".
     """
     session = request.config.pluginmanager.get_plugin(LeakcheckSession.NAME)
+    options = Options()
     if session is not None:
-        _, options = item_settings(request.node, session.settings.options)
-    else:
-        options = Options()
+        options = session.settings.options
+        with contextlib.suppress(MarkerError):  # the session fails the setup with it, once
+            _, options = item_settings(request.node, options)
     yield LeakChecker(options=options, owner=PROVENANCE.owner)

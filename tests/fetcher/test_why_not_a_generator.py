@@ -1,6 +1,6 @@
 """Why ``fetch()`` is an async context manager: the generator version leaks.
 
-The module docstring of :mod:`fetcher.datafetcher` claims that a ``break``
+``docs/fetcher-design.md`` (and the docstring of :mod:`fetcher.datafetcher`) claims that a ``break``
 out of ``async for`` over an async generator leaves its producers running.
 This shows it with the plugin, next to the real fetcher passing the same
 check: the kata's Forgotten Sender, in Python.

@@ -107,3 +107,22 @@ def test_unknown_criterion() -> None:
     done = kata("--only", "C10")
     assert done.returncode == 2
     assert "unknown criterion C10" in done.stderr
+
+
+def test_the_default_target_is_the_bundled_reference_not_a_local_fetcher(tmp_path: Path) -> None:
+    (tmp_path / "fetcher.py").write_text("raise SystemExit('the local fetcher.py was imported')\n")
+    done = kata("--only", "C9", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bundled reference" in done.stdout and "PASS: 1/1" in done.stdout
+
+
+def test_trio_backend_without_trio_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leakcheck_kata.cli import main
+
+    monkeypatch.setitem(sys.modules, "trio", None)  # as if not installed: import fails
+    assert main(["--backend", "trio", "--only", "C1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("leakcheck-kata: --backend trio: trio is not installed")
+    assert "pip install 'pytest-leakcheck[kata]'" in err

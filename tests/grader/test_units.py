@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -102,3 +104,136 @@ def test_a_timing_failure_during_a_machine_stall_is_measured_again() -> None:
     with pytest.raises(criteria.Failed, match="no stall"):
         anyio.run(criteria.measured, ctx, "x", always_late)
     assert Heartbeat().worst_stall(0.0, 1e9) == 0.0
+
+
+def test_a_hang_guard_concludes_with_the_judges_verdict_unless_stood_down() -> None:
+    import threading
+
+    from leakcheck_kata.hangs import Conclusion, HangGuard
+
+    concluded: list[Conclusion] = []
+    fired = threading.Event()
+
+    def conclude(conclusion: Conclusion) -> None:
+        concluded.append(conclusion)
+        fired.set()
+
+    verdict = Conclusion(False, "the block hangs", "stacks")
+    guard = HangGuard(conclude, 0.0, lambda: verdict)
+    guard.start()
+    assert fired.wait(60)
+    guard.cancel()
+    assert concluded == [verdict]
+
+    stood_down = HangGuard(conclude, 0.0, lambda: verdict)
+    stood_down.cancel()
+    stood_down.start()  # after cancel(): never counts
+    with HangGuard(None, 0.0, lambda: verdict):  # outside the worker: inert
+        pass
+    assert concluded == [verdict]
+
+
+def test_the_mock_serves_a_sync_client_in_its_own_thread() -> None:
+    import threading
+
+    import anyio
+    import httpx
+
+    from leakcheck_kata.mock import MockWeb, body_of
+
+    async def main() -> None:
+        web = MockWeb()
+        with web:
+            held = web.add("held")
+            web.hold_until(2, timeout=60)  # the sync request waits for the async one
+            got: list[httpx.Response] = []
+
+            def sync_get() -> None:
+                with httpx.Client() as client:
+                    got.append(client.get(held))
+
+            thread = threading.Thread(target=sync_get, name="kata-grader test")
+            thread.start()
+            async with httpx.AsyncClient() as client:
+                response = await client.get(held)
+            await anyio.to_thread.run_sync(thread.join)
+            assert web.peak == 2 and web.in_flight == 0 and web.finished[held] == 2
+            assert response.content == got[0].content == body_of(held)
+            timeout = web.add("timeout", failure=httpx.ReadTimeout)
+            with httpx.Client() as client, pytest.raises(httpx.ReadTimeout):
+                client.get(timeout)
+
+    anyio.run(main)
+
+
+def test_a_borderline_timing_failure_is_retried_once_and_said() -> None:
+    import anyio
+
+    from leakcheck_kata import criteria
+
+    calls: list[float] = []
+
+    def late_by(took: float) -> Callable[[], Awaitable[str]]:
+        async def attempt() -> str:
+            calls.append(took)
+            raise criteria.Failed(f"ended {took:.2f} s after the cancel", timing=True, took=took)
+
+        return attempt
+
+    ctx = criteria.Context(sub=None, backend="asyncio")  # type: ignore[arg-type]
+    with pytest.raises(criteria.Failed, match=r"0\.40 s"):
+        anyio.run(criteria.measured, ctx, "move_on_after", late_by(0.4))
+    assert calls == [0.4, 0.4]
+    assert len(ctx.notes) == 1 and "move_on_after: retried once" in ctx.notes[0]
+
+    calls.clear()
+    with pytest.raises(criteria.Failed, match=r"5\.00 s"):  # far off the bound: slow on its own
+        anyio.run(criteria.measured, ctx, "break", late_by(5.0))
+    assert calls == [5.0]
+
+
+def test_fetch_is_only_called_inside_a_running_loop() -> None:
+    """A valid answer may take the running loop in fetch(): the shape check runs in one."""
+    import asyncio
+    import contextlib
+
+    import anyio
+
+    from leakcheck_kata.loader import Submission, check_manager
+    from leakcheck_kata.model import SubmissionError
+
+    class NeedsLoop:
+        def __init__(self, client: object = None, *, max_concurrency: int | None = None) -> None:
+            pass
+
+        def fetch(self, urls: list[str]) -> contextlib.AbstractAsyncContextManager[None]:
+            asyncio.get_running_loop()
+            return contextlib.nullcontext()
+
+    class ReturnsList(NeedsLoop):
+        def fetch(self, urls: list[str]) -> list[str]:  # type: ignore[override]
+            return urls
+
+    anyio.run(check_manager, Submission("needs_loop.py", NeedsLoop, None))
+    with pytest.raises(SubmissionError, match="returned list, not an async context manager"):
+        anyio.run(check_manager, Submission("returns_list.py", ReturnsList, None))
+
+
+def test_c3_accepts_any_httpx_timeout_for_the_timeout_url() -> None:
+    import httpx
+
+    from leakcheck_kata import criteria
+
+    @dataclass
+    class Result:
+        url: str
+        body: bytes | None
+        error: Exception | None
+
+    url = "https://kata.test/readtimeout"
+    for error in (httpx.ReadTimeout("read"), httpx.PoolTimeout("pool")):
+        criteria._check_error_result("x", Result(url, None, error), httpx.TimeoutException)
+    with pytest.raises(criteria.Failed, match=r"expected an httpx\.TimeoutException"):
+        criteria._check_error_result(
+            "x", Result(url, None, httpx.ConnectError("no")), httpx.TimeoutException
+        )

@@ -124,17 +124,19 @@ def test_bad_marker_arguments_fail_that_test_clearly(run_leakcheck):
         """
     )
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.leakcheck(timeout=...) must be seconds >= 0*"])
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.leakcheck(timeout=...) must be a finite number of seconds >= 0*"]
+    )
     assert "Traceback" not in result.stdout.str()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--leakcheck-timeout=soon"], "--leakcheck-timeout must be a number of seconds*"),
-        (["--leakcheck-timeout=-1"], "--leakcheck-timeout must be a finite number*"),
-        (["-o", "leakcheck_mode=loud"], "ini leakcheck_mode must be 'fail' or 'warn'*"),
-        (["-o", "leakcheck_ignore=top:"], "ini leakcheck_ignore: *nothing after 'top:'*"),
+        (["--leakcheck-timeout=soon"], "--leakcheck-timeout must be a finite number*'soon'"),
+        (["--leakcheck-timeout=-1"], "--leakcheck-timeout must be a finite number*'-1'"),
+        (["-o", "leakcheck_mode=loud"], "ini leakcheck_mode must be fail or warn*"),
+        (["-o", "leakcheck_ignore=top:"], "ini leakcheck_ignore must be *nothing after 'top:'*"),
     ],
 )
 def test_bad_settings_stop_the_run_with_a_clear_message(run_leakcheck, args, message):
@@ -179,10 +181,3 @@ def test_options_and_marker_show_in_help(pytester):
     )
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.leakcheck(ignore=(), timeout=None, enabled=True)*"])
-
-
-def test_unwritable_json_report_path_is_a_clear_message(run_leakcheck):
-    result = run_leakcheck(LEAKY, "--leakcheck-report=no/such/dir/leaks.json")
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["could not write the leak report to no/such/dir/leaks.json: *"])
-    assert "Traceback" not in result.stdout.str()

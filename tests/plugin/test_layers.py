@@ -21,10 +21,10 @@ PACKAGE = Path(pytest_leakcheck.__file__).parent
 LAYERS = [
     # leaves: no import of ours
     "_frames",
+    "_on_import",
     "_options",
     "_os_threads",
     "_warnings",
-    "_weakids",
     # value types
     "_values",
     # reading live objects, and the exemptions
@@ -46,12 +46,14 @@ LAYERS = [
     "_api",
     "__init__",
     # the pytest layer
+    "_settings",
     "_session",
+    "_nested",
     "_xdist",
     "plugin",
 ]
 
-PYTEST_LAYER = {"_session", "_xdist", "plugin"}
+PYTEST_LAYER = {"_settings", "_session", "_nested", "_xdist", "plugin"}
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:
@@ -113,3 +115,12 @@ def test_version_comes_from_the_distribution() -> None:
     from importlib.metadata import version
 
     assert pytest_leakcheck.__version__ == version("pytest-leakcheck")
+
+
+def test_the_readme_lists_every_default_exemption() -> None:
+    """Each exemption is documented with what it matches and why (README table)."""
+    from pytest_leakcheck._pools import INFRASTRUCTURE
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    missing = [what for what, _, _ in INFRASTRUCTURE if f"| {what} |" not in readme]
+    assert missing == []

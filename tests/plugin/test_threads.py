@@ -328,3 +328,25 @@ def test_c_thread_is_reported_and_only_against_the_test_that_started_it(run_leak
     )
     errors = [line for line in result.stdout.lines if line.startswith("ERROR ")]
     assert len(errors) == 1 and "test_starts_a_c_thread" in errors[0], errors
+
+
+def test_timer_says_it_is_a_timer_what_it_will_call_and_when(run_leakcheck):
+    result = run_leakcheck(
+        """
+        import threading
+
+        def test_leaves_a_timer():
+            timer = threading.Timer(30, print, args=("too late",))
+            timer.daemon = True
+            timer.start()
+        """
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*thread 'Thread-*' (threading.Timer, 30 s interval, ident *, daemon)",
+            "*runs: builtins.print",
+            "*note: a threading.Timer: calls builtins.print('too late') 30 s after it was "
+            "started, unless cancelled first (timer.cancel())",
+        ]
+    )

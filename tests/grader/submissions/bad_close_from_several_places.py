@@ -26,14 +26,20 @@ EXPECTED = {
     "C2": "PASS",
     "C3": "PASS",
     "C4": "PASS",
-    "C5": "PASS",
-    "C6": "PASS",
+    "C5": "FAIL",
+    "C6": "FAIL",
     "C7": "FAIL",
     "C8": "PASS",
-    "C9": "PASS",
+    "C9": "FAIL",
 }
 BACKENDS = ("asyncio", "trio")
-REASONS = {"C7": "BrokenResourceError"}
+EXPECTED_TRIO = {"C6": "PASS"}  # only a one-shot Task.cancel() lets the close meet a sender
+REASONS = {
+    "C5": "BrokenResourceError",
+    "C6": "BrokenResourceError",
+    "C7": "BrokenResourceError",
+    "C9": "wrapped in ExceptionGroup",
+}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ EXPECTED = {
     "C9": "PASS",
 }
 BACKENDS = ("asyncio",)
-REASONS = {"C5": "__aexit__ returned", "C6": "after the cancel", "C7": "hangs"}
+REASONS = {"C5": "__aexit__ had not returned", "C6": "after the cancel", "C7": "hangs"}
 
 
 @dataclass(frozen=True)
