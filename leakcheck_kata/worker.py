@@ -259,15 +259,24 @@ def _die_with_parent(parent: int | None) -> None:
         os._exit(EXIT_TIMED_OUT)
 
 
-def _import_the_grader() -> None:
+def _import_the_grader(backend: str) -> None:
     """Import what every criterion needs while bytecode caches may still be written.
 
     The submission must leave no ``__pycache__`` behind, so caching is off
     before it is imported; the grader's own modules, imported first, still
     read (and on the first run write) theirs, instead of being compiled again
-    in each of the many worker processes.
+    in each of the many worker processes. On asyncio, httpcore's eager import
+    of trio (a third of the import time, and never used there) is skipped;
+    the submission can still import trio itself.
     """
-    from . import criteria, evidence, hangs, loader  # noqa: F401
+    skip_trio = backend != "trio" and "trio" not in sys.modules
+    if skip_trio:
+        sys.modules["trio"] = None  # type: ignore[assignment]  # import trio -> ImportError
+    try:
+        from . import criteria, evidence, hangs, loader  # noqa: F401
+    finally:
+        if skip_trio and sys.modules.get("trio", True) is None:
+            del sys.modules["trio"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -294,7 +303,9 @@ def main(argv: list[str] | None = None) -> None:
     limits.apply(args.cap)
     faulthandler.enable()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
-    _import_the_grader()  # before the submission and the guard: our caches may be written
+    _import_the_grader(
+        args.backend
+    )  # before the submission and the guard: our caches may be written
     sys.dont_write_bytecode = True  # no __pycache__ next to anyone's sources
     if sys.path and os.path.abspath(sys.path[0]) == os.getcwd():
         del sys.path[0]  # the working directory is the grader's, not an import root
