@@ -111,8 +111,11 @@ def _client(max_connections: int | None, mock: bool = False) -> httpx.AsyncClien
 
 async def run_fetcher(urls: UrlRange, conc: int) -> int:
     ok = 0
-    async with _client(conc) as client:  # noqa: SIM117
-        async with DataFetcher(client, max_concurrency=conc).fetch(urls) as results:
+    async with _client(conc) as client:
+        # timeout=300: the plain loops have only httpx's per-phase timeouts, and on
+        # a loaded machine the default 30 s for a whole request can run out.
+        fetcher = DataFetcher(client, max_concurrency=conc, timeout=300)
+        async with fetcher.fetch(urls) as results:
             async for r in results:
                 ok += r.error is None
     return ok
