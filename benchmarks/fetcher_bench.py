@@ -118,6 +118,8 @@ async def run_fetcher(urls: UrlRange, conc: int) -> int:
         async with fetcher.fetch(urls) as results:
             async for r in results:
                 ok += r.error is None
+                if r.error is not None:
+                    print(f"  {r.url}: {r.error!r}", file=sys.stderr)
     return ok
 
 
@@ -201,6 +203,7 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
         ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
         cpus: dict[str, list[float]] = {name: [] for name, _ in variants}
         cpu_ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
+        failed: dict[str, int] = {name: 0 for name, _ in variants}
         anyio.run(variants[0][1], UrlRange(server.url("/ok"), min(n, 500)), conc, backend=backend)
         for r in range(rounds):
             order = variants[r % len(variants) :] + variants[: r % len(variants)]
@@ -212,8 +215,9 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
                 got = anyio.run(fn, urls, conc, backend=backend)
                 this[name] = time.perf_counter() - start
                 cpu[name] = time.process_time() - cpu0
-                if got != n:
-                    raise RuntimeError(f"{name} on {backend}: {got} of {n} succeeded")
+                if got != n:  # said and counted, not fatal: a loaded machine can time one out
+                    print(f"  {name} on {backend}: {got} of {n} succeeded", file=sys.stderr)
+                    failed[name] += n - got
             baseline = this[variants[1][0]]
             for name in this:
                 walls[name].append(this[name])
@@ -236,6 +240,7 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
                     "cpu_s": statistics.median(cpus[name]),
                     "cpu_us_per_req": statistics.median(cpus[name]) / n * 1e6,
                     "cpu_ratio_vs_plain": statistics.median(cpu_ratios[name]),
+                    "failed_requests": failed[name],
                 }
             )
     return rows
