@@ -111,10 +111,15 @@ def _client(max_connections: int | None, mock: bool = False) -> httpx.AsyncClien
 
 async def run_fetcher(urls: UrlRange, conc: int) -> int:
     ok = 0
-    async with _client(conc) as client:  # noqa: SIM117
-        async with DataFetcher(client, max_concurrency=conc).fetch(urls) as results:
+    async with _client(conc) as client:
+        # timeout=300: the plain loops have only httpx's per-phase timeouts, and on
+        # a loaded machine the default 30 s for a whole request can run out.
+        fetcher = DataFetcher(client, max_concurrency=conc, timeout=300)
+        async with fetcher.fetch(urls) as results:
             async for r in results:
                 ok += r.error is None
+                if r.error is not None:
+                    print(f"  {r.url}: {r.error!r}", file=sys.stderr)
     return ok
 
 
@@ -198,6 +203,7 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
         ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
         cpus: dict[str, list[float]] = {name: [] for name, _ in variants}
         cpu_ratios: dict[str, list[float]] = {name: [] for name, _ in variants}
+        failed: dict[str, int] = {name: 0 for name, _ in variants}
         anyio.run(variants[0][1], UrlRange(server.url("/ok"), min(n, 500)), conc, backend=backend)
         for r in range(rounds):
             order = variants[r % len(variants) :] + variants[: r % len(variants)]
@@ -209,8 +215,9 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
                 got = anyio.run(fn, urls, conc, backend=backend)
                 this[name] = time.perf_counter() - start
                 cpu[name] = time.process_time() - cpu0
-                if got != n:
-                    raise RuntimeError(f"{name} on {backend}: {got} of {n} succeeded")
+                if got != n:  # said and counted, not fatal: a loaded machine can time one out
+                    print(f"  {name} on {backend}: {got} of {n} succeeded", file=sys.stderr)
+                    failed[name] += n - got
             baseline = this[variants[1][0]]
             for name in this:
                 walls[name].append(this[name])
@@ -233,6 +240,7 @@ def throughput(server: BenchServer, n: int, conc: int, rounds: int) -> list[dict
                     "cpu_s": statistics.median(cpus[name]),
                     "cpu_us_per_req": statistics.median(cpus[name]) / n * 1e6,
                     "cpu_ratio_vs_plain": statistics.median(cpu_ratios[name]),
+                    "failed_requests": failed[name],
                 }
             )
     return rows

@@ -7,7 +7,7 @@ beside asyncio), log-log so that "linear" reads as slope 1, with the floor
 close time of the fetcher's own client dotted. A case that could not be set up (no
 ``aexit_ms`` in its row) is left out of its line.
 
-Run:  .venv/bin/python benchmarks/plot_cancel.py RESULTS.json [docs/cancel_latency.png]
+Run:  .venv/bin/python benchmarks/plot_cancel.py RESULTS.json [cancel_latency.png]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _points(rows: list[dict[str, Any]], backend: str, variant: str, key: str) ->
 
 def main(argv: list[str]) -> int:
     source = Path(argv[0])
-    target = Path(argv[1]) if len(argv) > 1 else Path("docs/cancel_latency.png")
+    target = Path(argv[1]) if len(argv) > 1 else Path("cancel_latency.png")
     rows = json.loads(source.read_text())["cancel"]
     backends = [b for b in ("asyncio", "trio") if any(r["backend"] == b for r in rows)]
     fig, axes = plt.subplots(

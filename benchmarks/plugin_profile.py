@@ -30,12 +30,12 @@ BUCKETS: dict[str, list[tuple[str, str]]] = {
     "snapshot at setup": [("_snapshot.py", "snapshot")],
     "verdict after teardown": [("_verdict.py", "find_leaks")],
     "  of which: task enumeration": [
-        ("_instrument.py", "pending_tasks"),
+        ("_loops.py", "pending_tasks"),
         ("_trio.py", "live_tasks"),
     ],
     "  of which: OS thread count (both)": [("_os_threads.py", "os_thread_ids")],
-    "origin capture (Thread.start, create_task)": [("_instrument.py", "current_origin")],
-    "reaped-task recording (loop shutdown)": [("_instrument.py", "record_reaped")],
+    "origin capture (Thread.start, create_task)": [("_provenance.py", "current_origin")],
+    "reaped-task recording (loop shutdown)": [("_ledger.py", "record_reaped")],
     "both hook wrappers (setup/teardown)": [
         ("_session.py", "pytest_runtest_setup"),
         ("_session.py", "pytest_runtest_teardown"),

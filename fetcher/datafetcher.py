@@ -174,7 +174,7 @@ class _FetchBlock(AbstractAsyncContextManager[AsyncIterator[Result]]):
                         send.send_nowait(result)  # room in the buffer: no need to wait
                     except anyio.WouldBlock:
                         await send.send(result)  # the cancel-aware send
-            except anyio.get_cancelled_exc_class():
+            except (anyio.get_cancelled_exc_class(), GeneratorExit):
                 raise
             except BaseException as exc:  # a bug, not a URL: stop all, re-raise it bare
                 self._failure = self._failure or exc

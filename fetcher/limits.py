@@ -11,11 +11,12 @@ error; the defaults are safe, ``None`` switches a limit off.
 
 from __future__ import annotations
 
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import anyio
@@ -83,9 +84,10 @@ class Limits:
         """``get`` over *client*, or over an own client opened and closed around the block.
 
         The own client is httpx's, with httpx's transport and pool (and so
-        ``HTTP_PROXY`` & co. from the environment): it follows redirects,
-        checking each hop's scheme. The workers bound concurrency, so its pool
-        has no limit of its own. A given client is used as it is and left open.
+        ``HTTP_PROXY`` & co. from the environment) and its default TLS context
+        (made once per process): it follows redirects, checking each hop's
+        scheme. The workers bound concurrency, so its pool has no limit of its
+        own. A given client is used as it is and left open.
         """
         if client is not None:
             yield partial(self.get, client)
@@ -95,6 +97,7 @@ class Limits:
             self._check_scheme(request.url.scheme, str(request.url), request)
 
         async with httpx.AsyncClient(
+            verify=_default_tls(),
             follow_redirects=True,
             timeout=httpx.Timeout(self.timeout),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
@@ -284,6 +287,12 @@ class _Inflate:
             return bytes(self._zlib.flush())
         except zlib.error as exc:
             raise httpx.DecodingError(str(exc), request=self._request) from exc
+
+
+@cache
+def _default_tls() -> ssl.SSLContext:
+    """httpx's default TLS context, built once: loading the CA bundle costs tens of ms a block."""
+    return httpx.create_ssl_context()
 
 
 def _check_timeout(value: object) -> float | None:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from . import BACKENDS, grade
+from . import BACKENDS, grade, missing_backend
 from .catalog import CRITERIA, select
 from .limits import Caps, parse_size, size_text
 from .model import SubmissionError
@@ -107,6 +107,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             raise UsageError(f"argument --{dest.replace('_', '-')}: {value.problem}", args.target)
     if unknown:
         raise UsageError(f"unrecognized arguments: {' '.join(unknown)}", args.target)
+    why = missing_backend(args.backend)
+    if why:
+        raise UsageError(f"--backend {args.backend}: {why}", args.target)
     return args
 
 

@@ -21,11 +21,15 @@ import anyio.lowlevel
 import httpx
 import respx
 
-__all__ = ["WAIT", "Behaviour", "MockWeb", "iter_once"]
+__all__ = ["DEADLINE", "WAIT", "Behaviour", "MockWeb", "iter_once"]
 
 HOST = "mock.test"
 WAIT = 10.0
 """Bound on any wait for a condition: generous, it only matters when a test fails."""
+DEADLINE = 2.0
+"""The fetcher's per-request timeout where a URL that must time out shares a block with
+URLs that must not: long enough that a loaded machine never makes those time out too
+(a few ms of work each, on loopback or in process), short enough to wait for."""
 
 
 @dataclass(frozen=True)

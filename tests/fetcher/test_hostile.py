@@ -30,7 +30,7 @@ import pytest
 from fetcher import BodyTooLargeError, DataFetcher, Result
 from pytest_leakcheck import LeakChecker
 
-from .mocks import MockWeb
+from .mocks import DEADLINE, MockWeb
 from .probes import assert_back_to_baseline, assert_own_tasks_back, baseline, fetcher_tasks
 from .server import LiveServer
 
@@ -57,16 +57,16 @@ def assert_server_idle(server: LiveServer) -> None:
     )
 
 
-async def fetch_all_with(own_client: bool, urls: list[str]) -> dict[str, Result]:
+async def fetch_all_with(own_client: bool, urls: list[str], timeout: float) -> dict[str, Result]:
     """With the fetcher's own client, or a given one with every httpx timeout off.
 
     A given client keeps idle connections in its pool; it is closed here so
     the server sees every connection go.
     """
     if own_client:
-        return await fetch_all(DataFetcher(timeout=0.5), urls)
+        return await fetch_all(DataFetcher(timeout=timeout), urls)
     async with httpx.AsyncClient(timeout=None) as client:
-        return await fetch_all(DataFetcher(client, timeout=0.5), urls)
+        return await fetch_all(DataFetcher(client, timeout=timeout), urls)
 
 
 # -- servers that never finish -------------------------------------------------
@@ -84,12 +84,12 @@ async def test_server_that_never_answers_is_a_timeout_result(
     """
     base = baseline(leakcheck)
     hang, ok = server.url("/hang"), server.url("/ok")
-    got = await fetch_all_with(own_client, [hang, ok])
+    got = await fetch_all_with(own_client, [hang, ok], DEADLINE)
     assert_own_tasks_back(base)
     error = got[hang].error
     assert isinstance(error, httpx.TimeoutException), repr(error)
     if not own_client:  # only our deadline was armed, so it is our message
-        assert f"no complete response from {hang} within 0.5 s" in str(error)
+        assert f"no complete response from {hang} within {DEADLINE:g} s" in str(error)
     assert got[ok].body == b"ok"
     assert server.stats.paths.count("/hang") == 1  # it really was asked, once
     assert_server_idle(server)  # and the abandoned request was hung up on
@@ -109,7 +109,7 @@ async def test_slow_loris_is_bounded_by_the_whole_response_deadline(
     """
     base = baseline(leakcheck)
     drip = server.url("/drip?chunks=1000000&size=1&delay=0.01")
-    got = await fetch_all_with(own_client, [drip])
+    got = await fetch_all_with(own_client, [drip], 0.5)  # nothing else in the block
     assert_own_tasks_back(base)
     error = got[drip].error
     assert isinstance(error, httpx.TimeoutException), repr(error)

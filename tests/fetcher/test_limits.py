@@ -7,7 +7,7 @@ import pytest
 
 from fetcher import BodyTooLargeError, DataFetcher, Result
 
-from .mocks import MockWeb
+from .mocks import DEADLINE, MockWeb
 
 pytestmark = pytest.mark.anyio
 
@@ -83,10 +83,10 @@ async def test_no_body_limit_when_switched_off(web: MockWeb) -> None:
 
 async def test_request_timeout_is_a_result(web: MockWeb) -> None:
     slow, fast = web.url(delay=3600), web.url()
-    got = await fetch_all(DataFetcher(timeout=0.05), [slow, fast])
+    got = await fetch_all(DataFetcher(timeout=DEADLINE), [slow, fast])
     error = got[slow].error
     assert isinstance(error, httpx.TimeoutException)
     assert error.request.url == slow
-    assert "within 0.05 s" in str(error)
+    assert f"within {DEADLINE:g} s" in str(error)
     assert got[fast].body == b"ok"
     assert web.in_flight == 0

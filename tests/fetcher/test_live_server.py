@@ -18,6 +18,7 @@ import pytest
 from fetcher import BodyTooLargeError, DataFetcher, Result
 from pytest_leakcheck import LeakChecker
 
+from .mocks import DEADLINE
 from .probes import Baseline, assert_own_tasks_back, baseline
 from .server import LiveServer
 
@@ -126,7 +127,7 @@ async def test_given_client_keeps_only_idle_connections(
 
 
 async def test_failures_over_sockets(server: LiveServer) -> None:
-    fetcher = DataFetcher(timeout=1.0, max_body_size=100_000, allowed_schemes={"http"})
+    fetcher = DataFetcher(timeout=DEADLINE, max_body_size=100_000, allowed_schemes={"http"})
     expected: dict[str, type[Exception]] = {
         "/status/503": httpx.HTTPStatusError,
         "/status/404": httpx.HTTPStatusError,

@@ -258,6 +258,16 @@ async def test_close_discipline_native_asyncio(web: MockWeb, leakcheck: LeakChec
             # instant defers to it (asyncio.timeout only raises when its own
             # cancel is the only one), so nothing comes out.
             assert task.exception() is None, f"{where}: {task.exception()!r} escaped"
+        elif outer.cancel_called and timeouts and timeouts[0].expired():
+            # Both fired before the task ran again: asyncio folds the two
+            # cancel requests into one CancelledError carrying the timeout's
+            # message, so the anyio scope does not claim it as its own and
+            # asyncio.timeout sees a second request pending; the task ends
+            # cancelled. asyncio's and anyio's limitation, seen with the old
+            # fetcher too (docs/fetcher-design.md); a TimeoutError is faithful.
+            assert task.cancelled() or isinstance(task.exception(), TimeoutError), (
+                f"{where}: {task!r}"
+            )
         elif timeouts and timeouts[0].expired():
             assert isinstance(task.exception(), TimeoutError), f"{where}: {task!r}"
         else:

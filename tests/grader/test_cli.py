@@ -124,5 +124,5 @@ def test_trio_backend_without_trio_is_a_usage_error(
     monkeypatch.setitem(sys.modules, "trio", None)  # as if not installed: import fails
     assert main(["--backend", "trio", "--only", "C1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("leakcheck-kata: --backend trio: trio is not installed")
+    assert "leakcheck-kata: error: --backend trio: trio is not installed" in err
     assert "pip install 'pytest-leakcheck[kata]'" in err

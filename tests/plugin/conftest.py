@@ -10,6 +10,26 @@ import pytest
 INNER_RUN_TIMEOUT = 120
 
 
+#: Installed plugins an inner case does not load unless its arguments use them
+#: (plugin name -> the options that need it): together they were half of each
+#: inner run's start-up, and rerunfailures starts a server thread per session.
+OPTIONAL_PLUGINS = {
+    "hypothesispytest": (),
+    "respx": (),
+    "rerunfailures": ("--reruns", "--only-rerun"),
+    "xdist": ("-n", "--numprocesses", "--dist"),
+}
+
+
+def _unneeded_plugins(args: tuple[str, ...]) -> list[str]:
+    return [
+        arg
+        for plugin, options in OPTIONAL_PLUGINS.items()
+        if not any(a.startswith(options) for a in args if options)
+        for arg in ("-p", f"no:{plugin}")
+    ]
+
+
 @pytest.fixture
 def run_leakcheck(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
     """Write *source* as a test module and run it with ``--leakcheck`` in a subprocess."""
@@ -21,7 +41,14 @@ def run_leakcheck(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
         # "a leaks, b is innocent"); a case that wants random order passes
         # "-p randomly", which undoes this.
         return pytester.runpytest_subprocess(
-            *extra, "-p", "no:cacheprovider", "-p", "no:randomly", *args, timeout=INNER_RUN_TIMEOUT
+            *extra,
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            *_unneeded_plugins(args),
+            *args,
+            timeout=INNER_RUN_TIMEOUT,
         )
 
     return run
