@@ -523,24 +523,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(project), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def _commit(project: Path) -> str:
-    """The checkout's commit (``+dirty`` with uncommitted changes to the plugin)."""
+    """The checkout's commit, the last one that changed the plugin, and ``+dirty``
+    when the plugin has uncommitted changes (the editable install runs them)."""
     try:
-        head = subprocess.run(
-            ["git", "-C", str(project), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(project), "status", "--porcelain", "pytest_leakcheck"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = _git(project, "rev-parse", "--short", "HEAD")
+        plugin = _git(project, "log", "-1", "--format=%h", "--", "pytest_leakcheck")
+        dirty = _git(project, "status", "--porcelain", "--", "pytest_leakcheck")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
-    return head + ("+dirty" if dirty else "")
+    return f"{head} (plugin last changed in {plugin}){' +dirty' if dirty else ''}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
