@@ -19,7 +19,7 @@ __all__ = ["LEAK_MARK", "TestResult", "leak_reason", "read_junit"]
 #: How a leak report starts (``pytest_leakcheck._report.format_leaks``).
 LEAK_MARK = "leakcheck: "
 
-_FAILED = ("failure", "error")
+_FAILED = ("failure", "error")  # the JUnit elements of a failed call / setup or teardown
 
 
 @dataclass
@@ -39,7 +39,7 @@ class TestResult:
 
     @property
     def failed(self) -> bool:
-        return self.outcome in _FAILED
+        return self.outcome in ("failed", "error")
 
 
 def _nodeid(case: ET.Element) -> str:
