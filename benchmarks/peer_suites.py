@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import json
 import os
 import shlex
@@ -203,6 +204,13 @@ def _run_logged(cmd: Sequence[str], log: Path, what: str, cwd: Path | None = Non
         raise SetupError(f"{what} failed (exit {code}); log: {log}\n{tail}")
 
 
+def _extract(tar: tarfile.TarFile, dest: Path) -> None:
+    if hasattr(tarfile, "data_filter"):  # PEP 706: no paths outside dest, no devices
+        tar.extractall(dest, filter="data")
+    else:  # pragma: no cover - a Python without the PEP 706 backport
+        tar.extractall(dest)
+
+
 def _unpack(suite: PeerSuite, workdir: Path, log: Path) -> Path:
     """Download the pinned sdist (once) and unpack it; the source directory."""
     sdists = workdir / "sdists" / suite.key
@@ -219,10 +227,7 @@ def _unpack(suite: PeerSuite, workdir: Path, log: Path) -> Path:
         top = tar.getnames()[0].split("/")[0]
         source = workdir / "src" / top
         if not source.is_dir():
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(source.parent, filter="data")
-            else:  # pragma: no cover - Python without the PEP 706 backport
-                tar.extractall(source.parent)
+            _extract(tar, source.parent)
     return source
 
 
@@ -296,6 +301,10 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float, bo
     timer.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:  # Ctrl-C or SIGTERM: take the run's process tree down with us
+        kill()
+        os.waitpid(proc.pid, 0)
+        raise
     finally:
         timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -530,6 +539,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"the pytest-leakcheck checkout to install (default: {REPO})",
     )
     parser.add_argument(
+        "--ref",
+        help="measure this commit of --project (a clean git-archive copy) instead of its "
+        "working tree, which may hold uncommitted work",
+    )
+    parser.add_argument(
         "--workdir",
         default=str(Path(tempfile.gettempdir()) / "leakcheck-peer-suites"),
         help="scratch directory for sdists, venvs and run logs (reused between runs)",
@@ -588,6 +602,26 @@ def _git(project: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def export_ref(project: Path, ref: str, workdir: Path) -> tuple[Path, str]:
+    """A clean copy of *project* at *ref* (``git archive``: the checkout is only read),
+    and the commit's short hash; raises SetupError when *ref* is not a commit there."""
+    try:
+        sha = _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except (OSError, subprocess.CalledProcessError):
+        raise SetupError(f"--ref {ref!r} is not a commit of the git checkout {project}") from None
+    dest = workdir / "projects" / sha[:12]
+    if not (dest / "pyproject.toml").is_file():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(project), "archive", "--format=tar", sha],
+            capture_output=True,
+            check=True,
+        )
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            _extract(tar, dest)
+    return dest, sha[:12]
+
+
 def _commit(project: Path) -> str:
     """The checkout's commit, the last one that changed the plugin, and ``+dirty``
     when the plugin has uncommitted changes (the editable install runs them)."""
@@ -600,10 +634,23 @@ def _commit(project: Path) -> str:
     return f"{head} (plugin last changed in {plugin}){' +dirty' if dirty else ''}"
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that a running pytest tree is killed, not orphaned
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     keys = list(dict.fromkeys(args.suite or SUITES))
-    commit = _commit(args.project)
+    if args.ref:
+        try:
+            args.project, commit = export_ref(args.project, args.ref, Path(args.workdir))
+        except SetupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        commit = f"{commit} (--ref {args.ref})"
+    else:
+        commit = _commit(args.project)
     print(f"plugin: {args.project} at {commit}; workdir {args.workdir}", flush=True)
     reports: list[SuiteReport] = []
     for key in keys:
