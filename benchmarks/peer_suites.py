@@ -54,7 +54,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -464,39 +464,25 @@ def print_report(report: SuiteReport, rounds: int) -> None:
 # -- command line --------------------------------------------------------------
 
 
-def _positive_int(name: str) -> Any:
-    def parse(raw: str) -> int:
+def _number(
+    option: str, cast: Callable[[str], Any], ok: Callable[[Any], bool], allowed: str
+) -> Any:
+    """An argparse type: *raw* cast and checked, or an error naming *option* and what is allowed."""
+
+    def parse(raw: str) -> Any:
         try:
-            value = int(raw)
+            value = cast(raw)
         except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= 1, got {raw!r}")
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"{option} must be {allowed}, got {raw!r}")
         return value
 
     return parse
 
 
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"--run-timeout must be a finite number of seconds > 0, got {raw!r}"
-        )
-    return value
-
-
-def _nice(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 19:
-        raise argparse.ArgumentTypeError(f"--nice must be a whole number 0..19, got {raw!r}")
-    return value
+def _count(option: str) -> Any:
+    return _number(option, int, lambda v: v >= 1, "a whole number >= 1")
 
 
 def _project(raw: str) -> Path:
@@ -530,7 +516,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="a suite to run (repeatable; default: all)",
     )
     parser.add_argument(
-        "--rounds", type=_positive_int("--rounds"), default=1, help="plain/--leakcheck pairs"
+        "--rounds",
+        type=_count("--rounds"),
+        default=1,
+        help="plain/--leakcheck pairs",
     )
     parser.add_argument(
         "--project",
@@ -555,11 +544,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--run-timeout",
-        type=_seconds,
+        type=_number(
+            "--run-timeout", float, lambda v: 0 < v < float("inf"), "a finite number of seconds > 0"
+        ),
         default=3600.0,
         help="wall-clock bound of one pytest run, seconds (default 3600)",
     )
-    parser.add_argument("--nice", type=_nice, default=10, help="niceness of the runs (default 10)")
+    parser.add_argument(
+        "--nice",
+        type=_number("--nice", int, lambda v: 0 <= v <= 19, "a whole number 0..19"),
+        default=10,
+        help="niceness of the runs (default 10)",
+    )
     parser.add_argument(
         "--pytest-args",
         type=_pytest_args,
@@ -568,7 +564,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--reason-lines",
-        type=_positive_int("--reason-lines"),
+        type=_count("--reason-lines"),
         default=4,
         help="lines of each leak report or failure to print (default 4)",
     )
@@ -587,7 +583,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     except OSError as exc:
         parser.error(f"--workdir {args.workdir!r} is not a writable directory: {exc.strerror}")
     args.workdir = str(workdir.resolve())
-    if subprocess.call([args.python, "-c", "import venv"], stderr=subprocess.DEVNULL) != 0:
+    try:
+        usable = subprocess.call([args.python, "-c", "import venv"], stderr=subprocess.DEVNULL)
+    except OSError:
+        usable = -1
+    if usable != 0:
         parser.error(f"--python {args.python!r} is not a Python interpreter with venv")
     if args.json:
         json_dir = Path(args.json).resolve().parent
