@@ -24,15 +24,18 @@ Suites (pinned; nobody tuned the plugin to the third):
 Run:
   .venv/bin/python benchmarks/peer_suites.py                     # all three, 1 round
   .venv/bin/python benchmarks/peer_suites.py --suite asgiref --rounds 2
-  .venv/bin/python benchmarks/peer_suites.py --project /work/main --json out.json
+  .venv/bin/python benchmarks/peer_suites.py --project /work/main --ref HEAD --json out.json
   .venv/bin/python benchmarks/peer_suites.py --suite anyio \\
       --pytest-args "tests/test_sockets.py -k receive_timeout"   # a quick re-run
+  .venv/bin/python benchmarks/peer_suites.py --suite anyio --no-run  # judge the last runs again
 
-The first run downloads and installs (a few minutes); later runs reuse the
-venvs under ``--workdir`` (default ``$TMPDIR/leakcheck-peer-suites``) and only
-re-install this project when ``--project`` changes. Runs are ``nice``d and
-bounded by ``--run-timeout``; each run's log, JUnit XML and
-``--leakcheck-report`` JSON stay under ``WORKDIR/runs/`` for reading.
+``--project`` is installed editable, uncommitted work included; ``--ref``
+measures one commit of it instead (a ``git archive`` copy). The first run
+downloads and installs (a few minutes); later runs reuse the venvs under
+``--workdir`` (default ``$TMPDIR/leakcheck-peer-suites``) and only re-install
+the project when it changes. Runs are ``nice``d and bounded by
+``--run-timeout``; each run's log, JUnit XML and ``--leakcheck-report`` JSON
+stay in ``WORKDIR/runs/<commit>/<suite>/``, one directory per plugin state.
 """
 
 from __future__ import annotations
@@ -319,7 +322,7 @@ def _run_once(
     round_: int,
     args: argparse.Namespace,
 ) -> Run:
-    runs = Path(args.workdir) / "runs" / suite.key
+    runs = Path(args.runs_dir) / suite.key
     runs.mkdir(parents=True, exist_ok=True)
     stem = runs / f"r{round_}-{config}"
     xml, log = stem.with_suffix(".xml"), stem.with_suffix(".log")
@@ -377,11 +380,11 @@ def _read_results(run: Run, xml: Path) -> None:
         run.error = run.error or f"no JUnit XML ({exc}); exit code {run.exit_code}, see {run.log}"
 
 
-def recorded_runs(suite: PeerSuite, workdir: Path) -> list[Run]:
-    """The runs a previous invocation left in *workdir* (``--no-run``: judge again
+def recorded_runs(suite: PeerSuite, runs_dir: Path) -> list[Run]:
+    """The runs a previous invocation left in *runs_dir* (``--no-run``: judge again
     without running again, e.g. after a fix to this script's comparison)."""
     runs = []
-    for meta_path in sorted((workdir / "runs" / suite.key).glob("r*-*.run.json")):
+    for meta_path in sorted((runs_dir / suite.key).glob("r*-*.run.json")):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         run = Run(**meta)
         _read_results(run, meta_path.with_name(meta_path.name.replace(".run.json", ".xml")))
@@ -622,16 +625,18 @@ def export_ref(project: Path, ref: str, workdir: Path) -> tuple[Path, str]:
     return dest, sha[:12]
 
 
-def _commit(project: Path) -> str:
-    """The checkout's commit, the last one that changed the plugin, and ``+dirty``
-    when the plugin has uncommitted changes (the editable install runs them)."""
+def _commit(project: Path) -> tuple[str, str]:
+    """A short label of the checkout's state (names its runs directory) and a description:
+    the commit, the last one that changed the plugin, and ``+dirty`` when the plugin has
+    uncommitted changes (the editable install runs them)."""
     try:
-        head = _git(project, "rev-parse", "--short", "HEAD")
+        head = _git(project, "rev-parse", "--short=12", "HEAD")
         plugin = _git(project, "log", "-1", "--format=%h", "--", "pytest_leakcheck")
         dirty = _git(project, "status", "--porcelain", "--", "pytest_leakcheck")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"{head} (plugin last changed in {plugin}){' +dirty' if dirty else ''}"
+        return "not-git", "unknown (not a git checkout)"
+    label = f"{head}-dirty" if dirty else head
+    return label, f"{head} (plugin last changed in {plugin}){' +dirty' if dirty else ''}"
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -644,21 +649,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = list(dict.fromkeys(args.suite or SUITES))
     if args.ref:
         try:
-            args.project, commit = export_ref(args.project, args.ref, Path(args.workdir))
+            args.project, label = export_ref(args.project, args.ref, Path(args.workdir))
         except SetupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        commit = f"{commit} (--ref {args.ref})"
+        commit = f"{label} (--ref {args.ref})"
     else:
-        commit = _commit(args.project)
-    print(f"plugin: {args.project} at {commit}; workdir {args.workdir}", flush=True)
+        label, commit = _commit(args.project)
+    # One directory of runs per plugin state: measuring a fix keeps the runs before it.
+    args.runs_dir = str(Path(args.workdir) / "runs" / label)
+    print(f"plugin: {args.project} at {commit}; runs in {args.runs_dir}", flush=True)
     reports: list[SuiteReport] = []
     for key in keys:
         suite = SUITES[key]
         if args.no_run:
-            runs = recorded_runs(suite, Path(args.workdir))
+            runs = recorded_runs(suite, Path(args.runs_dir))
             if not runs:
-                print(f"[{key}] --no-run: no recorded runs under {args.workdir}", file=sys.stderr)
+                print(f"[{key}] --no-run: no recorded runs in {args.runs_dir}", file=sys.stderr)
                 return 2
         else:
             try:
