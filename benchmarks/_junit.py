@@ -30,12 +30,13 @@ class TestResult:
 
     nodeid: str
     outcome: str  # passed | failed | error | skipped
-    texts: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # each failure's full text
+    messages: list[str] = field(default_factory=list)  # each failure's one-line summary
 
     @property
     def flagged(self) -> bool:
         """Whether leakcheck failed this test (or a fixture it finalized)."""
-        return any(LEAK_MARK in text for text in self.texts)
+        return any(LEAK_MARK in text for text in [*self.texts, *self.messages])
 
     @property
     def failed(self) -> bool:
@@ -55,29 +56,29 @@ def _nodeid(case: ET.Element) -> str:
     return "::".join([*parts, name])
 
 
-def _outcome(case: ET.Element) -> tuple[str, list[str]]:
+_RANK = ["failed", "error", "skipped", "passed"]  # the worst outcome of a test's cases wins
+
+
+def _outcome(case: ET.Element) -> str:
     tags = {child.tag for child in case}
-    texts = [f"{c.get('message', '')}\n{c.text or ''}" for c in case if c.tag in _FAILED]
     # A failing call ("failure") says more than a failing setup/teardown ("error").
     for tag, outcome in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
         if tag in tags:
-            return outcome, texts
-    return "passed", texts
+            return outcome
+    return "passed"
 
 
 def read_junit(path: Path) -> dict[str, TestResult]:
     """Every test case of one run; raises ``ET.ParseError``/``OSError`` on a bad file."""
     results: dict[str, TestResult] = {}
     for case in ET.parse(path).getroot().iter("testcase"):
-        nodeid = _nodeid(case)
-        outcome, texts = _outcome(case)
-        previous = results.get(nodeid)
-        if previous is not None:  # pytest writes one case per test; be safe anyway
-            previous.texts.extend(texts)
-            if outcome != "passed":
-                previous.outcome = outcome
-        else:
-            results[nodeid] = TestResult(nodeid, outcome, texts)
+        nodeid, outcome = _nodeid(case), _outcome(case)
+        failures = [child for child in case if child.tag in _FAILED]
+        result = results.setdefault(nodeid, TestResult(nodeid, outcome))
+        # a failed call and a failed teardown are two cases of one test: the worst wins
+        result.outcome = min(result.outcome, outcome, key=_RANK.index)
+        result.texts.extend(child.text or "" for child in failures)
+        result.messages.extend(child.get("message", "") for child in failures)
     return results
 
 

@@ -408,7 +408,8 @@ def _describe(run: Run) -> str:
 
 
 def _first_lines(result: TestResult, lines: int) -> list[str]:
-    text = "\n".join(result.texts)
+    """A failure's summary line(s) first, then its text: what went wrong, then where."""
+    text = "\n".join([*result.messages, *result.texts])
     return [line.rstrip() for line in text.splitlines() if line.strip()][:lines]
 
 
