@@ -69,7 +69,6 @@ REPO = Path(__file__).resolve().parent.parent
 _STAMP = ".peer-suites.json"
 # pip reads a sdist's dependency groups (PEP 735) from 25.1 on.
 _PIP = "pip>=25.1"
-_FAILED = ("failed", "error")
 _OK = ("passed", "skipped")
 
 
@@ -81,7 +80,6 @@ class PeerSuite:
     requirement: str
     extras: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()  # PEP 735 dependency groups of the sdist
-    packages: tuple[str, ...] = ()  # test dependencies the sdist does not declare
     pytest_args: tuple[str, ...] = ()
     # More pytest arguments where "localhost" has no IPv6 address (this
     # machine's /etc/hosts): the tests that need one fail plain, and the
@@ -93,7 +91,7 @@ class PeerSuite:
         """pip arguments installing the unpacked sdist with its test dependencies."""
         extras = f"[{','.join(self.extras)}]" if self.extras else ""
         groups = [f"--group={source / 'pyproject.toml'}:{g}" for g in self.groups]
-        return [f"{source}{extras}", *groups, *self.packages]
+        return [f"{source}{extras}", *groups]
 
 
 SUITES: dict[str, PeerSuite] = {
@@ -196,12 +194,12 @@ class SuiteReport:
 # -- setup ---------------------------------------------------------------------
 
 
-def _run_logged(cmd: Sequence[str], log: Path, what: str, cwd: Path | None = None) -> None:
+def _run_logged(cmd: Sequence[str], log: Path, what: str) -> None:
     """Run a setup step with its output in *log*; a failure names the step and the log."""
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"$ {shlex.join(cmd)}\n")
         fh.flush()
-        code = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
+        code = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT)
     if code != 0:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
         raise SetupError(f"{what} failed (exit {code}); log: {log}\n{tail}")
