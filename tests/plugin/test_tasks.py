@@ -171,13 +171,14 @@ def test_task_on_a_stopped_loop_is_reported_without_waiting(run_leakcheck):
         import asyncio
 
         LOOP = asyncio.new_event_loop()
+        KEEP = []  # unreferenced, the collector may destroy it first (a "destroyed task")
 
         async def forever():
             await asyncio.Event().wait()
 
         def test_leaves_task_on_stopped_loop():
             LOOP.run_until_complete(asyncio.sleep(0))
-            LOOP.create_task(forever(), name="stranded")
+            KEEP.append(LOOP.create_task(forever(), name="stranded"))
             LOOP.run_until_complete(asyncio.sleep(0))
         """,
         # a huge grace: the check must see that waiting cannot help
