@@ -90,11 +90,16 @@ def graded(request: pytest.FixtureRequest) -> Callable[[str, str], Grade]:
     """Grade a corpus file on a backend, once per session.
 
     The first call grades, in one batch, every (file, backend) that the collected
-    tests ask for, so the process slots stay busy across files.
+    tests ask for, so the process slots stay busy across files (under xdist: only
+    the file asked for, its criteria in parallel; the workers share the corpus).
     """
     cache: dict[tuple[str, str], Grade] = {}
 
     def wanted() -> set[tuple[str, str]]:
+        if hasattr(request.config, "workerinput"):
+            # an xdist worker collects every item but runs only those sent to it:
+            # batching them all graded the whole corpus once per worker
+            return set()
         found = set()
         for item in request.session.items:
             params = getattr(getattr(item, "callspec", None), "params", {})
