@@ -87,9 +87,7 @@ class Provenance:
         self._owners: list[Owner] = []
         self._owner_thread: int | None = None
         self.capture_stacks = True
-        self.thread_origins: weakref.WeakKeyDictionary[threading.Thread, Origin] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.thread_origins = Origins()
         self.task_origins = Origins()
         #: one set per pytest session running inside a test: the owners pushed in it
         self._nested: list[set[Owner]] = []
@@ -139,9 +137,7 @@ class Provenance:
         self.pop_owner(owner)
         outer, phase = self.owner, self.phase
         self.task_origins.reown(owners, outer, phase)
-        for thread, origin in list(self.thread_origins.items()):
-            if origin.owner in owners:
-                self.thread_origins[thread] = origin._replace(owner=outer, phase=phase)
+        self.thread_origins.reown(owners, outer, phase)
 
     def current_origin(self, skip: int, stack: bool = True) -> Origin:
         """The origin of something being started right now, by this thread."""
