@@ -15,18 +15,21 @@ import linecache
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Iterable, Sequence
-from types import CodeType, FrameType, MethodType
+from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
 __all__ = [
     "FrameRecord",
     "Sites",
     "await_chain",
+    "capture_sites",
     "capture_stack",
+    "enter_run",
+    "exit_run",
     "format_stack",
     "frame_stack",
+    "set_run_wrapper_code",
     "thread_frames",
     "waiting_on",
 ]
@@ -134,12 +137,7 @@ def frame_stack(
     *stop_at_runner*: end at the innermost test-runner entry frame (kept, so
     a report can still say that runner frames were left out).
     """
-    global _RUNNER_ENTRY
-    stop = None
-    if stop_at_runner:
-        if _RUNNER_ENTRY is _UNSET:
-            _RUNNER_ENTRY = _runner_entry_code()
-        stop = _RUNNER_ENTRY
+    stop = _runner_entry() if stop_at_runner else None
     records: list[FrameRecord] = []
     append, cached = records.append, _RECORDS.get
     try:
@@ -169,24 +167,23 @@ class Sites(tuple):  # type: ignore[type-arg]
     """Where something was started, as captured: code objects and offsets.
 
     Capture runs on every task and thread start, so it keeps only what the
-    walk reads anyway: per frame a shared ``(code, module, qualname)`` entry
-    and the instruction offset. File, line and :class:`FrameRecord` are
-    built when a report asks (:meth:`records`), once. Code objects are kept,
-    frames never: a frame would keep its locals alive.
+    walk reads anyway: per frame its code object and instruction offset.
+    Module, file, line and :class:`FrameRecord` are worked out when a report
+    asks (:meth:`records`), once. Code objects are kept, frames never: a
+    frame would keep its locals alive.
 
     A pair (leaf, tail), built in C by :func:`new_sites` (a Python
     constructor would be a call per start): *leaf* is the part walked for
-    this start, innermost first, flat (entry, offset, entry, offset, ...);
-    *tail* the outer part shared with the other starts of the same event
-    loop run (see :func:`capture_stack`).
+    this start, innermost first, flat (code, offset, code, offset, ...);
+    *tail* the frames above the event-loop run it happened in, shared with
+    every other start of that run (see :func:`capture_stack`).
     """
 
     @functools.cached_property
     def _records(self) -> tuple[FrameRecord, ...]:
         raw = self[0] + self[1]
         built = [
-            FrameRecord(entry[0].co_filename, _lineno(entry[0], offset), entry[1], entry[2])
-            for entry, offset in zip(raw[0::2], raw[1::2], strict=True)
+            _site_record(code, offset) for code, offset in zip(raw[0::2], raw[1::2], strict=True)
         ]
         built.reverse()
         return tuple(built[-CAPTURE_LIMIT:])
@@ -200,7 +197,7 @@ class Sites(tuple):  # type: ignore[type-arg]
         (a library's own spawn machinery is not where a task was started)."""
         raw = self[0] + self[1]
         start = 0
-        while start < len(raw) and raw[start][1].startswith(prefix):
+        while start < len(raw) and _module_of(raw[start]).startswith(prefix):
             start += 2
         return new_sites((raw[start:], ()))
 
@@ -221,94 +218,181 @@ def _lineno(code: CodeType, offset: int) -> int:
     return code.co_firstlineno
 
 
-#: (code, module, qualname) by id of code: what a frame's capture shares with
-#: every other capture through the same function. The entry holds its code
-#: object, so the id in its key cannot be reused while the entry exists; a
-#: capture holds the entries it used, so clearing the table loses nothing.
-_CODES: dict[int, tuple[CodeType, str, str]] = {}
-_CODES_MAX = 20_000
+class _ModuleNames:
+    """Module name by source file, from ``sys.modules``: a capture keeps no globals.
 
-
-def _code_entry(frame: FrameType) -> tuple[CodeType, str, str]:
-    code = frame.f_code
-    module = frame.f_globals.get("__name__", "")
-    qualname: str = getattr(code, "co_qualname", None) or _qualname_310(frame)
-    entry = (code, module if isinstance(module, str) else "", qualname)
-    if len(_CODES) >= _CODES_MAX:
-        _CODES.clear()
-    _CODES[id(code)] = entry
-    return entry
-
-
-#: The code of asyncio's own ``run_forever``: the frame where a walk up from a
-#: task reaches the frames that run the loop (see :func:`capture_stack`).
-_RUN_FOREVER = asyncio.BaseEventLoop.run_forever.__code__
-
-#: The outer part of a capture (from ``run_forever`` up to the runner's
-#: entry) by id of the asyncgen ``firstiter`` hook that run installed:
-#: (weak reference to that hook, run_forever's offset, the part). Bounded.
-_RUN_TAILS: dict[int, tuple[weakref.ref[Any], int, tuple[Any, ...]]] = {}
-_RUN_TAILS_MAX = 64
-
-
-def _run_token() -> Any:
-    """What identifies the event-loop run going on in this thread, or None.
-
-    ``run_forever`` installs its loop's asyncgen hooks for the duration of
-    the run, as bound methods made afresh at each run, and puts the previous
-    ones back at its end. While that method object is the installed hook the
-    same ``run_forever`` call is running (a weak reference to it dies with
-    the run), so the frames from that call up are the same ones as at the
-    last capture in this run, at the same offsets: they are suspended there.
+    Rebuilt when a file is asked for that is not known and modules were
+    imported since the last build; a file no module was loaded from (code
+    run by ``exec``) has no module name, as a frame's ``__name__`` would
+    rarely tell more there.
     """
-    hook = sys.get_asyncgen_hooks().firstiter
-    if type(hook) is MethodType and hook.__self__ is asyncio.events._get_running_loop():
-        return hook
-    return None
+
+    def __init__(self) -> None:
+        self._by_file: dict[str, str] = {}
+        self._built_at = -1
+
+    def of(self, filename: str) -> str:
+        name = self._by_file.get(filename)
+        if name is None and len(sys.modules) != self._built_at:
+            self._rebuild()
+            name = self._by_file.get(filename)
+        return name or ""
+
+    def _rebuild(self) -> None:
+        modules = list(sys.modules.items())
+        by_file: dict[str, str] = {}
+        for key, module in modules:
+            filename = getattr(module, "__file__", None)
+            if isinstance(filename, str):
+                name = getattr(module, "__name__", key)
+                by_file.setdefault(filename, name if isinstance(name, str) else key)
+        self._by_file, self._built_at = by_file, len(modules)
 
 
-def capture_stack(skip: int = 0, limit: int = CAPTURE_LIMIT) -> Sites:
+_MODULES = _ModuleNames()
+
+
+def _module_of(code: CodeType) -> str:
+    return _MODULES.of(code.co_filename)
+
+
+def _qualname_of(code: CodeType, module: str) -> str:
+    """``co_qualname``; on 3.10, which lacks it, a method found in its module's classes."""
+    qualname: str | None = getattr(code, "co_qualname", None)
+    if qualname:
+        return qualname
+    namespace = getattr(sys.modules.get(module), "__dict__", {})
+    for klass in list(namespace.values()):
+        if isinstance(klass, type):
+            func = klass.__dict__.get(code.co_name)
+            func = getattr(func, "__func__", func)  # classmethod / staticmethod
+            if getattr(func, "__code__", None) is code:
+                return f"{klass.__qualname__}.{code.co_name}"
+    return code.co_name
+
+
+def _site_record(code: CodeType, offset: int) -> FrameRecord:
+    module = _module_of(code)
+    return FrameRecord(code.co_filename, _lineno(code, offset), module, _qualname_of(code, module))
+
+
+class _Run:
+    """An event-loop run going on in a thread: its ``run_forever`` frame, while it runs.
+
+    The frame is the instrumentation's own and executing, so holding it
+    until the run ends changes nothing; the tail (the frames above it, up to
+    the test runner's entry) is walked at the run's first capture.
+    """
+
+    __slots__ = ("frame", "tail")
+
+    def __init__(self, frame: FrameType) -> None:
+        self.frame: FrameType | None = frame
+        self.tail: tuple[Any, ...] | None = None
+
+
+#: The run each thread is in, by thread ident (see :func:`enter_run`).
+_RUNS: dict[int, _Run] = {}
+
+#: The code where a walk up from a task step reaches the loop's own frames:
+#: asyncio's ``Handle._run`` (a task's step is C, so its caller is this).
+_HANDLE_RUN: CodeType = asyncio.events.Handle._run.__code__
+
+#: The code of the instrumented ``run_forever`` wrapper (one code object for
+#: every loop class it wraps): where a walk up from a task of a loop with
+#: compiled handles (uvloop) reaches the loop's own frames.
+_RUN_CODE: list[CodeType | None] = [None]
+
+
+def set_run_wrapper_code(code: CodeType) -> None:
+    """Name the ``run_forever`` wrapper that calls :func:`enter_run`."""
+    _RUN_CODE[0] = code
+
+
+def enter_run(frame: FrameType) -> _Run | None:
+    """An event loop starts running in this thread, in *frame* (a ``run_forever``
+    wrapper, named by :func:`set_run_wrapper_code`); returns what to restore."""
+    ident = threading.get_ident()
+    previous = _RUNS.get(ident)
+    _RUNS[ident] = _Run(frame)
+    return previous
+
+
+def exit_run(previous: _Run | None) -> None:
+    """The run :func:`enter_run` announced ended: forget its frame."""
+    ident = threading.get_ident()
+    run = _RUNS.pop(ident, None)
+    if run is not None:
+        run.frame = None
+    if previous is not None:
+        _RUNS[ident] = previous
+
+
+def _runner_entry() -> object:
+    global _RUNNER_ENTRY
+    if _RUNNER_ENTRY is _UNSET:
+        _RUNNER_ENTRY = _runner_entry_code()
+    return _RUNNER_ENTRY
+
+
+def _walk(frame: FrameType | None, out: list[Any], limit: int) -> None:
+    """Append (code, offset) pairs from *frame* up to the runner's entry."""
+    stop = _runner_entry()
+    while frame is not None and len(out) < 2 * limit:
+        code = frame.f_code
+        out.append(code)
+        out.append(frame.f_lasti)
+        if code is stop:
+            break
+        frame = frame.f_back
+
+
+def _run_tail(run: _Run) -> tuple[Any, ...]:
+    """Walk the frames above *run* (at its first capture)."""
+    out: list[Any] = []
+    _walk(run.frame.f_back if run.frame is not None else None, out, CAPTURE_LIMIT)
+    run.tail = tuple(out)
+    return run.tail
+
+
+#: A capture as taken: (leaf, tail), a plain tuple (a ``Sites`` costs more to
+#: make, and most captures are never read).
+RawSites = tuple[tuple[Any, ...], tuple[Any, ...]]
+
+
+def capture_sites(skip: int = 0, limit: int = CAPTURE_LIMIT) -> RawSites:
     """The caller's stack, minus *skip* frames of instrumentation, up to the
     test runner's entry: where a thread or task was started, for a person.
 
     Runs on every start, so it reads each frame's code and offset and
-    nothing else; a start inside a running asyncio loop stops at that run's
-    ``run_forever`` frame and shares the frames above it with every other
-    start of the same run (they cannot have changed while it runs).
+    nothing else, and inside an event-loop run it stops where the loop's
+    own frames begin (asyncio's plumbing, which reports fold anyway): the
+    frames above the run are the run's tail, walked once per run and shared
+    by every start in it. ``Sites(raw)`` reads it.
     """
-    global _RUNNER_ENTRY
-    if _RUNNER_ENTRY is _UNSET:
-        _RUNNER_ENTRY = _runner_entry_code()
-    stop = _RUNNER_ENTRY
+    stop = _RUNNER_ENTRY if _RUNNER_ENTRY is not _UNSET else _runner_entry()
+    handle_run, run_code = _HANDLE_RUN, _RUN_CODE[0]
     frame: FrameType | None = sys._getframe(skip + 1)
     out: list[Any] = []
-    append, codes = out.append, _CODES.get
-    mark = -1  # where the frames of a loop run begin in out, to share them
-    token = None
+    append = out.append
     while frame is not None:
         code = frame.f_code
-        if code is _RUN_FOREVER and mark < 0:
-            token = _run_token()
-            if token is not None:
-                shared = _RUN_TAILS.get(id(token))
-                if shared is not None and shared[0]() is token and shared[1] == frame.f_lasti:
-                    return new_sites((tuple(out), shared[2]))
-                mark = len(out)
-        entry = codes(id(code))
-        if entry is None or entry[0] is not code:
-            entry = _code_entry(frame)
-        append(entry)
+        if code is handle_run or code is run_code:
+            run = _RUNS.get(threading.get_ident())
+            if run is not None:
+                tail = run.tail
+                return (tuple(out), _run_tail(run) if tail is None else tail)
+        append(code)
         append(frame.f_lasti)
         if code is stop or len(out) >= 2 * limit:
             break
         frame = frame.f_back
-    if mark >= 0 and (frame is None or frame.f_code is stop):  # complete: worth sharing
-        if len(_RUN_TAILS) >= _RUN_TAILS_MAX:
-            _RUN_TAILS.clear()
-        tail = tuple(out[mark:])
-        _RUN_TAILS[id(token)] = (weakref.ref(token), out[mark + 1], tail)
-        return new_sites((tuple(out[:mark]), tail))
-    return new_sites((tuple(out), ()))
+    return (tuple(out), ())
+
+
+def capture_stack(skip: int = 0, limit: int = CAPTURE_LIMIT) -> Sites:
+    """:func:`capture_sites`, ready to read."""
+    return new_sites(capture_sites(skip + 1, limit))
 
 
 def _next_awaitable(obj: Any) -> Any:

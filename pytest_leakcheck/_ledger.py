@@ -47,6 +47,9 @@ class Ledger:
         self._agen_tasks: weakref.WeakKeyDictionary[
             Any, tuple[str, str, tuple[FrameRecord, ...]]
         ] = weakref.WeakKeyDictionary()
+        #: whether a task being created concerns the ledger (:meth:`on_create`):
+        #: a plain attribute, read on every task start
+        self.watching_creates = False
         self._lock = threading.Lock()
 
     # -- recording ------------------------------------------------------------------
@@ -136,32 +139,32 @@ class Ledger:
         module = frame.f_globals.get("__name__") if frame is not None else None
         function = f"{module}.{name}" if module else name
         self._closers[id(closer)] = (name, function, frame_stack(frame, limit=1))
+        self.watching_creates = True
 
-    @property
-    def closers_pending(self) -> bool:
-        return bool(self._closers)
+    def on_create(self, task: Any, coro: object) -> None:
+        """A task was created while :attr:`watching_creates`: claim a noted closer
+        for it, or note it as made after a runner's reap."""
+        if self._closers:
+            info = self._closers.pop(id(coro), None)
+            if info is not None:
+                self._agen_tasks[task] = info
+        if self._runner_reaped is not None:
+            self._after_reap.append(weakref.ref(task))
+            if len(self._after_reap) > 64:  # that loop is not being closed: stop tracking
+                self._forget_runner_reap()
+        self._watch()
 
-    def claim_closer(self, task: Any, coro: object) -> None:
-        """A task was created: if it runs a noted closer, it is that generator's."""
-        info = self._closers.pop(id(coro), None)
-        if info is not None:
-            self._agen_tasks[task] = info
+    def _watch(self) -> None:
+        self.watching_creates = bool(self._closers) or self._runner_reaped is not None
 
     def mark_runner_reaped(self, loop: asyncio.AbstractEventLoop) -> None:
         self._runner_reaped = id(loop)
-
-    @property
-    def runner_reap_pending(self) -> bool:
-        return self._runner_reaped is not None
-
-    def note_after_reap(self, task: Any) -> None:
-        self._after_reap.append(weakref.ref(task))
-        if len(self._after_reap) > 64:  # that loop is not being closed: stop tracking
-            self._forget_runner_reap()
+        self.watching_creates = True
 
     def _forget_runner_reap(self) -> None:
         self._runner_reaped = None
         self._after_reap.clear()
+        self._watch()
 
     def reaped_by_runner(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Did a runner just reap *loop*, leaving nothing pending since? (Asked

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _trio
+from ._frames import enter_run, exit_run, set_run_wrapper_code
 from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._on_import import when_imported
@@ -111,10 +112,11 @@ def uninstall() -> None:
 
 def _patch_thread_start() -> None:
     original = threading.Thread.start
+    record, origins = PROVENANCE.record_start, PROVENANCE.thread_origins
 
     def start(thread: threading.Thread) -> None:
         try:  # noqa: SIM105 (suppress() costs a Python call per start)
-            PROVENANCE.thread_origins[thread] = PROVENANCE.current_origin(skip=1)
+            record(origins, thread, 1)
         except Exception:  # bookkeeping must never stop a thread from starting
             pass
         original(thread)
@@ -128,38 +130,48 @@ def _patch_loop_class(cls: type) -> None:
     original_init = cls.__init__  # type: ignore[misc]
     original_create_task = cls.create_task  # type: ignore[attr-defined]
     original_close = cls.close  # type: ignore[attr-defined]
+    original_run_forever = cls.run_forever  # type: ignore[attr-defined]
+    record, task_origins = PROVENANCE.record_start, PROVENANCE.task_origins
     original_run_until_complete = cls.run_until_complete  # type: ignore[attr-defined]
     original_call_exception_handler = cls.call_exception_handler  # type: ignore[attr-defined]
     loops = LOOPS.loops
     # The loop seen last, weakly: asking the WeakSet costs a Python call and a
     # new weak reference, on every task; a loop makes its tasks in a row.
     last_loop: list[Any] = [lambda: None]
+    # The runner shutdown step being run now, if any (one identity test per task).
+    shutdown_step: list[Any] = [None]
 
     def __init__(loop: Any, *args: Any, **kwargs: Any) -> None:
         original_init(loop, *args, **kwargs)
         loops.add(loop)
 
-    def create_task(loop: Any, *args: Any, **kwargs: Any) -> Any:
-        task = original_create_task(loop, *args, **kwargs)
+    def create_task(loop: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
+        task = original_create_task(loop, coro, *args, **kwargs)
         try:
             if last_loop[0]() is not loop:
                 if loop not in loops:
                     loops.add(loop)
                 last_loop[0] = weakref.ref(loop)
-            coro = args[0] if args else kwargs.get("coro")
-            if LEDGER.closers_pending:
-                LEDGER.claim_closer(task, coro)
-            if LEDGER.runner_reap_pending:
-                LEDGER.note_after_reap(task)
-            # A runner's own shutdown steps: where they start says nothing,
-            # and they start deep in the runner (the longest walks there are).
-            own = getattr(coro, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
-            PROVENANCE.task_origins[task] = PROVENANCE.current_origin(skip=1, stack=not own)
+            if LEDGER.watching_creates:
+                LEDGER.on_create(task, coro)
+            # A runner's own shutdown steps (see run_until_complete): where they
+            # start says nothing, and they start deep in the runner.
+            record(task_origins, task, 1, coro is not shutdown_step[0])
         except Exception:  # bookkeeping must never break task creation
             pass
         return task
 
+    def run_forever(loop: Any, *args: Any, **kwargs: Any) -> Any:
+        previous = enter_run(sys._getframe())
+        try:
+            return original_run_forever(loop, *args, **kwargs)
+        finally:
+            exit_run(previous)
+
     def run_until_complete(loop: Any, future: Any) -> Any:
+        step = getattr(future, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
+        if step:
+            shutdown_step[0] = future
         try:
             return original_run_until_complete(loop, future)
         except BaseException as exc:
@@ -168,6 +180,9 @@ def _patch_loop_class(cls: type) -> None:
             if not isinstance(exc, (Exception, asyncio.CancelledError)):
                 LEDGER.interrupted.add(loop)
             raise
+        finally:
+            if step:
+                shutdown_step[0] = None
 
     def close(loop: Any) -> None:
         try:
@@ -192,6 +207,8 @@ def _patch_loop_class(cls: type) -> None:
     _STATE.replace(cls, "__init__", __init__)
     _STATE.replace(cls, "create_task", create_task)
     _STATE.replace(cls, "run_until_complete", run_until_complete)
+    _STATE.replace(cls, "run_forever", run_forever)
+    set_run_wrapper_code(run_forever.__code__)
     _STATE.replace(cls, "close", close)
     _STATE.replace(cls, "call_exception_handler", call_exception_handler)
 

@@ -23,7 +23,7 @@ import weakref
 from contextvars import ContextVar
 from typing import Any
 
-from ._frames import capture_stack
+from ._frames import RawSites, capture_sites, new_sites
 from ._values import BACKGROUND, Origin, Owner, new_origin
 
 __all__ = ["PROVENANCE", "Origins", "Provenance"]
@@ -32,60 +32,77 @@ __all__ = ["PROVENANCE", "Origins", "Provenance"]
 _CARRIED: ContextVar[Owner | None] = ContextVar("pytest_leakcheck_owner", default=None)
 
 
+#: (phase, owner, name of the starting thread): what every start made in one
+#: stretch of a test on the tests' thread shares, built once per stretch.
+Context = tuple[str | None, Owner | None, str]
+
+
+def _origin(entry: tuple[Any, RawSites | None, Context]) -> Origin:
+    raw = entry[1]
+    return new_origin((None if raw is None else new_sites(raw), *entry[2]))
+
+
 class Origins:
     """object -> Origin, held weakly, that still answers while an object is being destroyed.
 
-    A pending task the garbage collector destroys is reported from its
-    finalizer, after its weak references were cleared: the last few dead
-    entries are kept by id for that moment (an id is not reused while its
-    object is still being finalized).
+    An entry is (weak reference, sites, context): the reference has no
+    callback (a callback is a Python call at every death), so a dead entry
+    stays until the next :meth:`sweep` (each check, or when the map has
+    doubled). That is also what lets a pending task the garbage collector
+    destroys be reported from its finalizer, after its weak references were
+    cleared: its id cannot be reused while it is being finalized.
     """
 
-    RECENT_KEPT = 256
+    SWEEP_MIN = 4096
 
     def __init__(self) -> None:
-        self._data: dict[int, tuple[weakref.KeyedRef[int, Any], Origin]] = {}
-        self._recent: dict[int, Origin] = {}
+        self._data: dict[int, tuple[weakref.ref[Any], RawSites | None, Context]] = {}
+        self._sweep_at = self.SWEEP_MIN
 
-    def __setitem__(self, obj: object, origin: Origin) -> None:
-        key = id(obj)
-        self._data[key] = (weakref.KeyedRef(obj, self._gone, key), origin)
+    def record(self, obj: object, sites: RawSites | None, context: Context) -> None:
+        data = self._data
+        data[id(obj)] = (weakref.ref(obj), sites, context)
+        if len(data) >= self._sweep_at:
+            self.sweep()
 
-    def _gone(self, ref: weakref.KeyedRef[int, Any]) -> None:
-        entry = self._data.get(ref.key)
-        if entry is not None and entry[0] is ref:
-            del self._data[ref.key]
-            self._recent[ref.key] = entry[1]
-            if len(self._recent) > self.RECENT_KEPT:
-                del self._recent[next(iter(self._recent))]
+    def sweep(self) -> None:
+        """Forget the dead: cost in proportion to what was started since the last sweep
+        and is still alive, never to the session."""
+        data = self._data
+        for key, entry in list(data.items()):
+            if entry[0]() is None and data.get(key) is entry:
+                del data[key]
+        self._sweep_at = max(self.SWEEP_MIN, 2 * len(data))
 
     def get(self, obj: object) -> Origin | None:
         entry = self._data.get(id(obj))
         if entry is not None and entry[0]() is obj:
-            return entry[1]
+            return _origin(entry)
         return None
 
     def of_dying(self, obj: object) -> Origin | None:
         """The origin of *obj*, also while it is being destroyed."""
         entry = self._data.get(id(obj))
-        if entry is not None:
-            return entry[1]
-        return self._recent.get(id(obj))
+        if entry is not None and ((alive := entry[0]()) is obj or alive is None):
+            return _origin(entry)
+        return None
 
     def reown(self, owners: set[Owner], owner: Owner | None, phase: str | None) -> None:
         """Give what *owners* started and is still alive to *owner*."""
-        for key, (ref, origin) in list(self._data.items()):
-            if origin.owner in owners and ref() is not None:
-                self._data[key] = (ref, origin._replace(owner=owner, phase=phase))
+        for key, (ref, sites, context) in list(self._data.items()):
+            if context[1] in owners and ref() is not None:
+                self._data[key] = (ref, sites, (phase, owner, context[2]))
 
 
 class Provenance:
     """The owner stack and the origin of every thread and task started since install."""
 
     def __init__(self) -> None:
-        self.phase: str | None = None
+        self._phase: str | None = None
         self._owners: list[Owner] = []
         self._owner_thread: int | None = None
+        #: (phase, owner, thread name) of a start on the tests' thread now
+        self.context: Context = (None, None, "")
         self.capture_stacks = True
         self.thread_origins = Origins()
         self.task_origins = Origins()
@@ -98,12 +115,25 @@ class Provenance:
     def owner(self) -> Owner | None:
         return self._owners[-1] if self._owners else None
 
+    @property
+    def phase(self) -> str | None:
+        return self._phase
+
+    @phase.setter
+    def phase(self, phase: str | None) -> None:
+        self._phase = phase
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.context = (self._phase, self.owner, threading.current_thread().name)
+
     def owner_thread_is_current(self) -> bool:
         return self._owner_thread == threading.get_ident()
 
     def push_owner(self, owner: Owner) -> None:
         self._owner_thread = threading.get_ident()
         self._owners.append(owner)
+        self._refresh()
         _CARRIED.set(owner)
         for owners in self._nested:
             owners.add(owner)
@@ -114,7 +144,13 @@ class Provenance:
             # crashed hook must not leave a stale owner on top for ever.
             index = len(self._owners) - 1 - self._owners[::-1].index(owner)
             del self._owners[index:]
+            self._refresh()
             _CARRIED.set(self.owner)
+
+    def sweep(self) -> None:
+        """Forget the records of threads and tasks that are gone (once per check)."""
+        self.thread_origins.sweep()
+        self.task_origins.sweep()
 
     # -- nested sessions ----------------------------------------------------------
 
@@ -139,24 +175,38 @@ class Provenance:
         self.task_origins.reown(owners, outer, phase)
         self.thread_origins.reown(owners, outer, phase)
 
-    def current_origin(self, skip: int, stack: bool = True) -> Origin:
-        """The origin of something being started right now, by this thread."""
-        current = threading.current_thread()
-        owner, phase = self.owner, self.phase
-        if self._owner_thread is not None and threading.get_ident() != self._owner_thread:
-            owner, phase = self._foreign_owner(current)
-        frames = capture_stack(skip + 1) if stack and self.capture_stacks else None
-        return new_origin((frames, phase, owner, current.name))
+    # -- starts -------------------------------------------------------------------
 
-    def _foreign_owner(self, current: threading.Thread) -> tuple[Owner | None, str | None]:
+    def record_start(self, origins: Origins, obj: object, skip: int, stack: bool = True) -> None:
+        """Record where and by whom *obj* is being started (*skip*: our own frames).
+
+        On every task and thread start: the tests' thread takes the context
+        built when the owner or phase last changed; other threads work out
+        theirs (see the module docstring). (:meth:`Origins.record`, inline:
+        a call is a fifth of what a start costs here.)
+        """
+        if threading.get_ident() == self._owner_thread:
+            context = self.context
+        else:
+            context = self._foreign_context()
+        sites = capture_sites(skip + 1) if stack and self.capture_stacks else None
+        data = origins._data
+        data[id(obj)] = (weakref.ref(obj), sites, context)
+        if len(data) >= origins._sweep_at:
+            origins.sweep()
+
+    def _foreign_context(self) -> Context:
         """Who owns what another thread than the tests' starts (see the module docstring)."""
+        current = threading.current_thread()
+        if self._owner_thread is None:  # no owner pushed yet: a library user's own process
+            return (self._phase, self.owner, current.name)
         carried = _CARRIED.get()
         if carried is not None:
-            return carried, self.phase if carried == self.owner else None
+            return (self._phase if carried == self.owner else None, carried, current.name)
         parent = self.thread_origins.get(current)
         if parent is not None and parent.owner is not None:
-            return parent.owner, parent.phase
-        return BACKGROUND, None
+            return (parent.phase, parent.owner, current.name)
+        return (None, BACKGROUND, current.name)
 
 
 PROVENANCE = Provenance()

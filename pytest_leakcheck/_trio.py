@@ -62,21 +62,21 @@ class _Recorder:
         try:  # (not contextlib.suppress: that costs a Python call per start)
             if task.parent_nursery is None:  # the run's init task: its root
                 _ROOTS[task] = threading.get_ident()
-            origin = PROVENANCE.current_origin(skip=1)
-            if origin.sites:  # trio's spawn machinery is not where the task was started
-                origin = new_origin((origin.sites.without_leaf(_TRIO_CORE), *origin[1:]))
-            PROVENANCE.task_origins[task] = origin
+            PROVENANCE.record_start(PROVENANCE.task_origins, task, 1)
         except Exception:  # bookkeeping must never break the run
             pass
 
     def task_exited(self, task: Any) -> None:
-        with contextlib.suppress(Exception):
-            if task.parent_nursery is None:
+        try:
+            nursery = task.parent_nursery
+            if nursery is None:
                 _ROOTS.pop(task, None)
-                return
-            runner = sys.modules[_RUN_MODULE].GLOBAL_RUN_CONTEXT.runner
-            if task is getattr(runner, "main_task", None):
-                _record_reaped(getattr(runner, "system_nursery", None))
+            elif nursery.parent_task.parent_nursery is None:  # in a system nursery: main?
+                runner = sys.modules[_RUN_MODULE].GLOBAL_RUN_CONTEXT.runner
+                if task is getattr(runner, "main_task", None):
+                    _record_reaped(getattr(runner, "system_nursery", None))
+        except Exception:  # bookkeeping must never break the run
+            pass
 
 
 _RECORDER = _Recorder()
@@ -94,7 +94,7 @@ def _record_reaped(nursery: Any) -> None:
 
 def _reaped_builder(task: Any) -> Callable[[int], ReapedTask]:
     ref, name, coroutine = weakref.ref(task), str(task.name), coroutine_name(task.coro)
-    stack, origin = await_chain(task.coro), PROVENANCE.task_origins.get(task)
+    stack, started = await_chain(task.coro), origin(task)
 
     def build(seq: int) -> ReapedTask:
         return ReapedTask(
@@ -104,7 +104,7 @@ def _reaped_builder(task: Any) -> Callable[[int], ReapedTask]:
             coroutine=coroutine,
             stack=stack,
             waiting_on=None,
-            origin=origin,
+            origin=started,
             reaped_by="cancelled by trio with its system nursery when the run's main task returned",
         )
 
@@ -157,7 +157,11 @@ def live_tasks(*, exclude_current: bool = True) -> list[Any]:
 
 
 def origin(task: Any) -> Origin | None:
-    return PROVENANCE.task_origins.get(task)
+    """Where *task* was started: trio's spawn machinery, innermost, is not that place."""
+    found = PROVENANCE.task_origins.get(task)
+    if found is None or not found.sites:
+        return found
+    return new_origin((found.sites.without_leaf(_TRIO_CORE), *found[1:]))
 
 
 def describe(task: Any, origin: Origin | None) -> Leak:
