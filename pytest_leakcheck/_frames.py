@@ -30,6 +30,7 @@ __all__ = [
     "format_stack",
     "frame_stack",
     "set_run_wrapper_code",
+    "set_trio_codes",
     "thread_frames",
     "waiting_on",
 ]
@@ -309,6 +310,19 @@ def set_run_wrapper_code(code: CodeType) -> None:
     _RUN_CODE[0] = code
 
 
+#: trio's run loop (``unrolled_run``) and ``trio.run``, its one caller that
+#: stays put for the whole run: a walk up from a trio task reaches the loop,
+#: and above it either ``trio.run`` (walked on: where the run was started) or
+#: a guest run's host, whose frames are whatever drives the current tick
+#: (the host loop's, a test runner's), not where anything was started.
+_TRIO_CODES: list[CodeType | None] = [None, None]
+
+
+def set_trio_codes(run_loop: CodeType, run: CodeType) -> None:
+    """Name trio's run loop and ``trio.run`` (see :data:`_TRIO_CODES`)."""
+    _TRIO_CODES[:] = [run_loop, run]
+
+
 def enter_run(frame: FrameType) -> _Run | None:
     """An event loop starts running in this thread, in *frame* (a ``run_forever``
     wrapper, named by :func:`set_run_wrapper_code`); returns what to restore."""
@@ -372,6 +386,7 @@ def capture_sites(skip: int = 0, limit: int = CAPTURE_LIMIT) -> RawSites:
     """
     stop = _RUNNER_ENTRY if _RUNNER_ENTRY is not _UNSET else _runner_entry()
     handle_run, run_code = _HANDLE_RUN, _RUN_CODE[0]
+    trio_loop, trio_run = _TRIO_CODES
     frame: FrameType | None = sys._getframe(skip + 1)
     out: list[Any] = []
     append = out.append
@@ -382,6 +397,10 @@ def capture_sites(skip: int = 0, limit: int = CAPTURE_LIMIT) -> RawSites:
             if run is not None:
                 tail = run.tail
                 return (tuple(out), _run_tail(run) if tail is None else tail)
+        elif code is trio_loop:
+            back = frame.f_back
+            if back is None or back.f_code is not trio_run:  # a guest run: its host's frames
+                return (tuple(out), ())
         append(code)
         append(frame.f_lasti)
         if code is stop or len(out) >= 2 * limit:

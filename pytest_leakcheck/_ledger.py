@@ -22,6 +22,7 @@ from ._describe import coroutine_name
 from ._frames import FrameRecord, await_chain, frame_stack, waiting_on
 from ._pools import infrastructure_reason
 from ._provenance import PROVENANCE
+from ._tasks import tasks_of
 from ._values import Origin, ReapedTask
 
 __all__ = ["LEDGER", "Ledger"]
@@ -68,7 +69,7 @@ class Ledger:
             self.interrupted.discard(loop)
             return
         try:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done() and t is not exclude]
+            pending = [t for t in tasks_of(loop) if t is not exclude]
         except Exception:  # a loop in a strange state: nothing we can list
             return
         for task in pending:

@@ -1,8 +1,10 @@
 """Every event loop that may hold a straggler, and the pending tasks on them.
 
 asyncio has no registry of loops: the patches add each loop as it is built
-(or first makes a task), and the module-level task set (3.10-3.13) reveals
-loops we did not see built, such as uvloop's or one made before install.
+(or first makes a task). Where asyncio keeps every task of the process in
+module-level sets (3.10-3.13, :mod:`._tasks`), those answer for every loop
+at once, including loops we did not see built (uvloop's, or one made
+before install); on 3.14 the registry and the running loop do.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._provenance import PROVENANCE
+from ._tasks import module_tasks
 
 __all__ = ["LOOPS", "Loops"]
 
@@ -26,21 +29,14 @@ class Loops:
         self._strange_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
     def known_loops(self) -> list[asyncio.AbstractEventLoop]:
-        """Every live, unclosed loop we know of, whichever thread runs it."""
+        """Every live, unclosed loop we saw built or running (where asyncio keeps
+        no module-level task sets: :meth:`pending_tasks` needs the loops there)."""
         running = asyncio._get_running_loop()  # None where get_running_loop() raises
-        # 3.10-3.13 keep every task in a module-level WeakSet; loops that we did
-        # not see created (uvloop, created before install) show up through it.
-        # On 3.14 native tasks are not in it any more; the registry covers them.
-        module_tasks = getattr(asyncio.tasks, "_all_tasks", None)
-        if running is None and not self.loops and not module_tasks:
-            return []  # the common case in sync suites: no loop anywhere, no walk
+        if running is None and not self.loops:
+            return []  # the common case in sync suites: no loop anywhere
         loops: set[asyncio.AbstractEventLoop] = set(self.loops)
         if running is not None:
             loops.add(running)
-        if module_tasks is not None:
-            for task in _weakset_snapshot(module_tasks):
-                if not task.done():
-                    loops.add(task.get_loop())
         return [loop for loop in loops if self._is_open(loop)]
 
     def _is_open(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -59,7 +55,29 @@ class Loops:
             return False
 
     def pending_tasks(self) -> Iterator[Any]:
-        """Every task not yet done, on every known loop."""
+        """Every task not yet done, on every open loop.
+
+        Where asyncio keeps every task of the process in module-level sets
+        (3.10-3.13), one pass over them answers for every loop at once;
+        ``asyncio.all_tasks(loop)`` would walk them once per loop, through a
+        Python-level WeakSet iterator.
+        """
+        tasks = module_tasks()
+        if tasks is None:
+            yield from self._pending_by_loop()
+            return
+        open_loops: dict[int, bool] = {}
+        for task in tasks:
+            if task.done():
+                continue
+            loop = task.get_loop()
+            is_open = open_loops.get(id(loop))
+            if is_open is None:
+                is_open = open_loops[id(loop)] = self._is_open(loop)
+            if is_open:
+                yield task
+
+    def _pending_by_loop(self) -> Iterator[Any]:
         for loop in self.known_loops():
             try:
                 tasks = asyncio.all_tasks(loop)
@@ -68,15 +86,6 @@ class Loops:
             for task in tasks:
                 if not task.done():
                     yield task
-
-
-def _weakset_snapshot(ws: Any) -> list[Any]:
-    for _ in range(100):
-        try:
-            return list(ws)
-        except RuntimeError:  # changed size during iteration in another thread
-            continue
-    return []
 
 
 LOOPS = Loops()

@@ -47,10 +47,12 @@ class Origins:
 
     An entry is (weak reference, sites, context): the reference has no
     callback (a callback is a Python call at every death), so a dead entry
-    stays until the next :meth:`sweep` (each check, or when the map has
-    doubled). That is also what lets a pending task the garbage collector
-    destroys be reported from its finalizer, after its weak references were
-    cleared: its id cannot be reused while it is being finalized.
+    stays until the next :meth:`sweep`, when the map has doubled since the
+    last one: the map stays within twice what is alive (plus a floor),
+    whatever the session's length, at a constant cost per start. A dead entry
+    is also what lets a pending task the garbage collector destroys be
+    reported from its finalizer, after its weak references were cleared: its
+    id cannot be reused while it is being finalized.
     """
 
     SWEEP_MIN = 4096
@@ -66,8 +68,7 @@ class Origins:
             self.sweep()
 
     def sweep(self) -> None:
-        """Forget the dead: cost in proportion to what was started since the last sweep
-        and is still alive, never to the session."""
+        """Forget the dead (when the map has doubled: a constant cost per record)."""
         data = self._data
         for key, entry in list(data.items()):
             if entry[0]() is None and data.get(key) is entry:
@@ -101,6 +102,7 @@ class Provenance:
         self._phase: str | None = None
         self._owners: list[Owner] = []
         self._owner_thread: int | None = None
+        self._owner_thread_name = ""
         #: (phase, owner, thread name) of a start on the tests' thread now
         self.context: Context = (None, None, "")
         self.capture_stacks = True
@@ -125,13 +127,14 @@ class Provenance:
         self._refresh()
 
     def _refresh(self) -> None:
-        self.context = (self._phase, self.owner, threading.current_thread().name)
+        self.context = (self._phase, self.owner, self._owner_thread_name)
 
     def owner_thread_is_current(self) -> bool:
         return self._owner_thread == threading.get_ident()
 
     def push_owner(self, owner: Owner) -> None:
         self._owner_thread = threading.get_ident()
+        self._owner_thread_name = threading.current_thread().name
         self._owners.append(owner)
         self._refresh()
         _CARRIED.set(owner)
@@ -146,11 +149,6 @@ class Provenance:
             del self._owners[index:]
             self._refresh()
             _CARRIED.set(self.owner)
-
-    def sweep(self) -> None:
-        """Forget the records of threads and tasks that are gone (once per check)."""
-        self.thread_origins.sweep()
-        self.task_origins.sweep()
 
     # -- nested sessions ----------------------------------------------------------
 

@@ -159,7 +159,6 @@ def snapshot(*, native: bool = True) -> Snapshot:
     a straggler was started if it was started after recording began.
     """
     _patches.ensure_installed()
-    PROVENANCE.sweep()  # once per test: the records of what died since go
     threads = threading.enumerate()
     frames = thread_frames()
     return Snapshot(

@@ -28,11 +28,11 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 from ._describe import coroutine_name
-from ._frames import await_chain
+from ._frames import await_chain, set_trio_codes
 from ._ledger import LEDGER
 from ._on_import import when_imported
 from ._provenance import PROVENANCE
@@ -205,6 +205,11 @@ def _patch(module: ModuleType) -> Callable[[], None]:
     original = module.__dict__.get("setup_runner")
     if original is None:  # a trio without it: trio tasks are not tracked
         return lambda: None
+    run_loop, run = module.__dict__.get("unrolled_run"), module.__dict__.get("run")
+    if isinstance(getattr(run_loop, "__code__", None), CodeType) and isinstance(
+        getattr(run, "__code__", None), CodeType
+    ):
+        set_trio_codes(run_loop.__code__, run.__code__)  # type: ignore[union-attr]
 
     def setup_runner(*args: Any, **kwargs: Any) -> Any:
         runner = original(*args, **kwargs)

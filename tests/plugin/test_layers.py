@@ -24,6 +24,7 @@ LAYERS = [
     "_on_import",
     "_options",
     "_os_threads",
+    "_tasks",
     "_warnings",
     # value types
     "_values",
