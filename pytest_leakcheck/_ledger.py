@@ -127,7 +127,7 @@ class Ledger:
                 f"describing a task that ended unfinished: {type(exc).__name__}: {exc}"
             )
             return
-        self.add_reaped(lambda seq: build(seq=seq))
+        self.add_reaped(build)  # the sequence number is its first field
 
     # -- async generators finalized by the collector -------------------------------
 

@@ -13,7 +13,13 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["native_name", "native_thread_ids", "only_python_threads", "os_thread_ids"]
+__all__ = [
+    "native_name",
+    "native_thread_ids",
+    "only_python_threads",
+    "os_thread_count",
+    "os_thread_ids",
+]
 
 _PROC_TASKS = "/proc/self/task"
 
@@ -85,7 +91,18 @@ class _TaskDirectory:
 _TASK_DIRECTORY = _TaskDirectory()
 
 
-def only_python_threads(frames: dict[int, Any], threads: list[threading.Thread]) -> bool | None:
+def os_thread_count() -> int | None:
+    """How many OS threads this process has now (None: no ``/proc``)."""
+    return _TASK_DIRECTORY.thread_count()
+
+
+#: "Read the count now" (a caller that has just read it passes it instead).
+_READ = -1
+
+
+def only_python_threads(
+    frames: dict[int, Any], threads: list[threading.Thread], count: int | None = _READ
+) -> bool | None:
     """Is every OS thread one that ``threading`` lists (None: no ``/proc``)?
 
     *frames* is ``sys._current_frames()`` and *threads* ``threading.enumerate()``.
@@ -94,7 +111,8 @@ def only_python_threads(frames: dict[int, Any], threads: list[threading.Thread])
     lists, there is no other OS thread. Anything else (a C thread, a
     ``_thread`` thread, one starting or exiting) answers False.
     """
-    count = _TASK_DIRECTORY.thread_count()
+    if count == _READ:
+        count = _TASK_DIRECTORY.thread_count()
     if count is None:
         return None
     if count != len(frames) or count != len(threads):
@@ -102,10 +120,12 @@ def only_python_threads(frames: dict[int, Any], threads: list[threading.Thread])
     return all(t.ident in frames and t.native_id is not None for t in threads)
 
 
-def os_thread_ids(frames: dict[int, Any], threads: list[threading.Thread]) -> frozenset[int] | None:
+def os_thread_ids(
+    frames: dict[int, Any], threads: list[threading.Thread], count: int | None = _READ
+) -> frozenset[int] | None:
     """:func:`native_thread_ids`, without listing ``/proc`` in the common case
     (:func:`only_python_threads`: their native ids are the whole answer)."""
-    only = only_python_threads(frames, threads)
+    only = only_python_threads(frames, threads, count)
     if only is None:
         return None
     if only:

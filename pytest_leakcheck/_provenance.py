@@ -106,6 +106,8 @@ class Provenance:
         #: (phase, owner, thread name) of a start on the tests' thread now
         self.context: Context = (None, None, "")
         self.capture_stacks = True
+        #: threads and tasks recorded so far (a check with none since is short)
+        self.starts = 0
         self.thread_origins = Origins()
         self.task_origins = Origins()
         #: one set per pytest session running inside a test: the owners pushed in it
@@ -188,6 +190,7 @@ class Provenance:
         else:
             context = self._foreign_context()
         sites = capture_sites(skip + 1) if stack and self.capture_stacks else None
+        self.starts += 1
         data = origins._data
         data[id(obj)] = (weakref.ref(obj), sites, context)
         if len(data) >= origins._sweep_at:
