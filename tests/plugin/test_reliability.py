@@ -583,6 +583,11 @@ def test_keyboard_interrupt_during_the_grace_period_ends_the_session_promptly(ru
         """
         import os, signal, sys, threading, time
 
+        # A process started in the background by a shell without job control
+        # inherits SIGINT ignored, and Python then keeps it ignored: this run
+        # must see the Ctrl-C however its parent was started.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         def interrupt_once_the_check_waits():
             main = threading.main_thread().ident
             while True:
