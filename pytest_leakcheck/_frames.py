@@ -76,7 +76,14 @@ def _qualname_310(frame: FrameType) -> str:
     except Exception:  # a frame in a strange state: the bare name will do
         return code.co_name
     cls = obj if isinstance(obj, type) else type(obj)
-    for klass in getattr(cls, "__mro__", ()):
+    return _method_qualname(getattr(cls, "__mro__", ()), code)
+
+
+def _method_qualname(classes: Iterable[object], code: CodeType) -> str:
+    """``Class.name`` for the first of *classes* whose method runs *code*, else the bare name."""
+    for klass in classes:
+        if not isinstance(klass, type):
+            continue
         func = klass.__dict__.get(code.co_name)
         func = getattr(func, "__func__", func)  # classmethod / staticmethod
         if getattr(func, "__code__", None) is code:
@@ -263,13 +270,7 @@ def _qualname_of(code: CodeType, module: str) -> str:
     if qualname:
         return qualname
     namespace = getattr(sys.modules.get(module), "__dict__", {})
-    for klass in list(namespace.values()):
-        if isinstance(klass, type):
-            func = klass.__dict__.get(code.co_name)
-            func = getattr(func, "__func__", func)  # classmethod / staticmethod
-            if getattr(func, "__code__", None) is code:
-                return f"{klass.__qualname__}.{code.co_name}"
-    return code.co_name
+    return _method_qualname(list(namespace.values()), code)
 
 
 def _site_record(code: CodeType, offset: int) -> FrameRecord:

@@ -61,12 +61,6 @@ class Origins:
         self._data: dict[int, tuple[weakref.ref[Any], RawSites | None, Context]] = {}
         self._sweep_at = self.SWEEP_MIN
 
-    def record(self, obj: object, sites: RawSites | None, context: Context) -> None:
-        data = self._data
-        data[id(obj)] = (weakref.ref(obj), sites, context)
-        if len(data) >= self._sweep_at:
-            self.sweep()
-
     def sweep(self) -> None:
         """Forget the dead (when the map has doubled: a constant cost per record)."""
         data = self._data
@@ -182,8 +176,9 @@ class Provenance:
 
         On every task and thread start: the tests' thread takes the context
         built when the owner or phase last changed; other threads work out
-        theirs (see the module docstring). (:meth:`Origins.record`, inline:
-        a call is a fifth of what a start costs here.)
+        theirs (see the module docstring). The map is written here, the one
+        place that adds to it (a method call on it would be a fifth of what a
+        start costs).
         """
         if threading.get_ident() == self._owner_thread:
             context = self.context

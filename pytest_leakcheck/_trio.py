@@ -94,7 +94,7 @@ def _record_reaped(nursery: Any) -> None:
 
 def _reaped_builder(task: Any) -> Callable[[int], ReapedTask]:
     ref, name, coroutine = weakref.ref(task), str(task.name), coroutine_name(task.coro)
-    stack, started = await_chain(task.coro), origin(task)
+    stack, started = await_chain(task.coro), _trimmed(origin(task))
 
     def build(seq: int) -> ReapedTask:
         return ReapedTask(
@@ -157,8 +157,15 @@ def live_tasks(*, exclude_current: bool = True) -> list[Any]:
 
 
 def origin(task: Any) -> Origin | None:
-    """Where *task* was started: trio's spawn machinery, innermost, is not that place."""
-    found = PROVENANCE.task_origins.get(task)
+    """Who started *task*, and where (as captured: :func:`describe` trims the sites)."""
+    return PROVENANCE.task_origins.get(task)
+
+
+def _trimmed(found: Origin | None) -> Origin | None:
+    """*found* without trio's spawn machinery, innermost: not where the task was started.
+
+    Done when a report is built, not on every check that only asks the owner.
+    """
     if found is None or not found.sites:
         return found
     return new_origin((found.sites.without_leaf(_TRIO_CORE), *found[1:]))
@@ -182,7 +189,7 @@ def describe(task: Any, origin: Origin | None) -> Leak:
         identity=f"trio task, {where}",
         target=coroutine_name(task.coro),
         stack=await_chain(task.coro),
-        origin=origin,
+        origin=_trimmed(origin),
         note="its trio run is paused between steps: it cannot finish until the run resumes"
         if suspended
         else None,

@@ -21,7 +21,7 @@ from types import FrameType
 
 from pytest_leakcheck import _patches
 from pytest_leakcheck._frames import FrameRecord, Sites, capture_stack, frame_stack
-from pytest_leakcheck._provenance import PROVENANCE, Origins
+from pytest_leakcheck._provenance import PROVENANCE, Origins, Provenance
 
 #: The loop's own frames between a task's step and the run's caller: a
 #: capture inside a run leaves them out (reports fold them anyway), and the
@@ -151,10 +151,17 @@ def test_a_capture_keeps_no_frame_alive() -> None:
     assert sites.records()[-1].qualname == "_capture_with_a_local"
 
 
+def _recorder() -> tuple[Provenance, Origins]:
+    """A provenance of its own (no owner pushed: its context is its phase and thread)."""
+    provenance = Provenance()
+    provenance.phase = "call"
+    return provenance, provenance.task_origins
+
+
 def test_origins_hold_weakly_and_answer_for_the_dying_until_swept() -> None:
-    origins = Origins()
+    provenance, origins = _recorder()
     marker = _Marker()
-    origins.record(marker, None, ("call", None, "MainThread"))
+    provenance.record_start(origins, marker, 0, stack=False)
     found = origins.get(marker)
     assert found is not None and found.phase == "call"
     key, ref = id(marker), weakref.ref(marker)
@@ -167,12 +174,12 @@ def test_origins_hold_weakly_and_answer_for_the_dying_until_swept() -> None:
 
 
 def test_origins_stay_within_twice_what_is_alive() -> None:
-    origins = Origins()
+    provenance, origins = _recorder()
     alive = [_Marker() for _ in range(100)]
     for marker in alive:
-        origins.record(marker, None, ("call", None, "MainThread"))
+        provenance.record_start(origins, marker, 0, stack=False)
     for _ in range(5 * Origins.SWEEP_MIN):  # short-lived objects, as tasks mostly are
-        origins.record(_Marker(), None, ("call", None, "MainThread"))
+        provenance.record_start(origins, _Marker(), 0, stack=False)
     assert len(origins._data) <= Origins.SWEEP_MIN
     assert all(origins.get(marker) is not None for marker in alive)
 
@@ -188,7 +195,8 @@ def _trio_start_stack(guest: bool) -> tuple[FrameRecord, ...]:
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio.sleep, 0)
-            origin = _trio.origin(next(iter(nursery.child_tasks)))
+            task = next(iter(nursery.child_tasks))
+            origin = _trio.describe(task, _trio.origin(task)).origin  # as a report shows it
             assert origin is not None and origin.stack is not None
             stacks.append(origin.stack)
 
