@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 __all__ = [
+    "READ_NOW",
     "native_name",
     "native_thread_ids",
     "only_python_threads",
@@ -97,11 +98,11 @@ def os_thread_count() -> int | None:
 
 
 #: "Read the count now" (a caller that has just read it passes it instead).
-_READ = -1
+READ_NOW = -1
 
 
 def only_python_threads(
-    frames: dict[int, Any], threads: list[threading.Thread], count: int | None = _READ
+    frames: dict[int, Any], threads: list[threading.Thread], count: int | None = READ_NOW
 ) -> bool | None:
     """Is every OS thread one that ``threading`` lists (None: no ``/proc``)?
 
@@ -111,17 +112,20 @@ def only_python_threads(
     lists, there is no other OS thread. Anything else (a C thread, a
     ``_thread`` thread, one starting or exiting) answers False.
     """
-    if count == _READ:
+    if count == READ_NOW:
         count = _TASK_DIRECTORY.thread_count()
     if count is None:
         return None
     if count != len(frames) or count != len(threads):
         return False
-    return all(t.ident in frames and t.native_id is not None for t in threads)
+    for thread in threads:  # noqa: SIM110 (a generator costs a resumption per thread)
+        if thread.ident not in frames or thread.native_id is None:
+            return False
+    return True
 
 
 def os_thread_ids(
-    frames: dict[int, Any], threads: list[threading.Thread], count: int | None = _READ
+    frames: dict[int, Any], threads: list[threading.Thread], count: int | None = READ_NOW
 ) -> frozenset[int] | None:
     """:func:`native_thread_ids`, without listing ``/proc`` in the common case
     (:func:`only_python_threads`: their native ids are the whole answer)."""

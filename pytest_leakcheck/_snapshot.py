@@ -31,6 +31,7 @@ from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._options import Options, backoff
 from ._os_threads import (
+    READ_NOW,
     native_name,
     native_thread_ids,
     only_python_threads,
@@ -39,6 +40,7 @@ from ._os_threads import (
 )
 from ._pools import WorkerState, infrastructure_reason, is_pool_worker, worker_state
 from ._provenance import PROVENANCE
+from ._tasks import registered_count
 from ._values import BACKGROUND, Leak, Origin, Owner
 
 __all__ = ["Scan", "Snapshot", "scan", "snapshot"]
@@ -82,6 +84,8 @@ class Snapshot:
     starts: int = -1
     #: OS threads of the process (None: not counted)
     os_threads: int | None = None
+    #: tasks in asyncio's module-level sets (None: not counted)
+    registered: int | None = None
 
     def had_thread(self, thread: threading.Thread) -> bool:
         return _holds(self.threads, thread)
@@ -161,28 +165,80 @@ def _new_work(thread: threading.Thread, since: Snapshot, frames: dict[int, Any])
     return state.pending > pending or (state.pending < 0 and pending >= 0)
 
 
+#: The last full look at what is alive (a snapshot, or a check that found
+#: nothing): while nothing can have started since, it is the next snapshot too.
+_LAST: list[Snapshot | None] = [None]
+
+
 def snapshot(*, native: bool = True) -> Snapshot:
     """Record every live thread and pending task, on every known event loop.
 
     Also starts recording origins (where each thread and task is started) for
     the rest of the process, if nothing else did: a report can only say where
     a straggler was started if it was started after recording began.
+
+    The last full look is reused when nothing can be alive now that it did
+    not hold (:func:`_unchanged`, and asyncio's task sets no larger: a task
+    built without ``create_task`` is added there too). A test's snapshot is
+    mostly the previous test's check, taken a moment earlier.
     """
     _patches.ensure_installed()
-    starts = PROVENANCE.starts
-    threads = threading.enumerate()
     frames = thread_frames()
-    count = os_thread_count() if native else None
-    return Snapshot(
+    last = _LAST[0]
+    if (
+        last is not None
+        and last.pid == os.getpid()
+        and (last.native_tids is not None) == native
+        and _unchanged(last, frames, native)
+        and _no_new_tasks(last.registered)
+    ):
+        return last
+    marks = _marks()
+    return _remember(
+        marks,
+        threading.enumerate(),
+        frames,
+        [*LOOPS.pending_tasks(), *_trio.live_tasks(exclude_current=False)],
+        os_thread_count() if native else None,
+    )
+
+
+#: (starts, reap_seq, registered tasks): read before a listing, so that
+#: whatever starts during it makes the listing's snapshot look stale
+_Marks = tuple[int, int, int | None]
+
+
+def _marks() -> _Marks:
+    return PROVENANCE.starts, LEDGER.reap_seq, registered_count()
+
+
+def _no_new_tasks(registered: int | None) -> bool:
+    now = registered_count()
+    return registered is not None and now is not None and now <= registered
+
+
+def _remember(
+    marks: _Marks,
+    threads: list[threading.Thread],
+    frames: dict[int, Any],
+    tasks: list[Any],
+    count: int | None,
+) -> Snapshot:
+    """A snapshot of what was just listed, kept as the last full look
+    (*count*: the OS threads, read with the listing; None: not compared)."""
+    starts, reap_seq, registered = marks
+    taken = _LAST[0] = Snapshot(
         threads=_refs(threads),
         pool_jobs=_pool_jobs(threads, frames) if len(threads) > 1 else {},
-        tasks=_refs([*LOOPS.pending_tasks(), *_trio.live_tasks(exclude_current=False)]),
+        tasks=_refs(tasks),
         python_idents=frozenset(frames),
-        native_tids=os_thread_ids(frames, threads, count) if native else None,
-        reap_seq=LEDGER.reap_seq,
+        native_tids=None if count is None else os_thread_ids(frames, threads, count),
+        reap_seq=reap_seq,
         starts=starts,
         os_threads=count,
+        registered=registered,
     )
+    return taken
 
 
 def _unchanged(since: Snapshot, frames: dict[int, Any], native: bool) -> bool:
@@ -261,6 +317,9 @@ def scan(
         return Scan([], False)
     origins_t = PROVENANCE.thread_origins
     origins_k = PROVENANCE.task_origins
+    marks = _marks()
+    native = since is not None and since.native_tids is not None
+    count = os_thread_count() if native else None
     threads = threading.enumerate()
     found: list[Leak] = []
 
@@ -280,7 +339,8 @@ def scan(
         found.extend(describe_thread(t, origin, frames) for t, origin in new_threads)
 
     me = _current_task()
-    for task in LOOPS.pending_tasks():
+    pending = list(LOOPS.pending_tasks())
+    for task in pending:
         if task is me or (since is not None and since.had_task(task)):
             continue
         origin = origins_k.get(task) or _loop_thread_origin(task)
@@ -297,9 +357,12 @@ def scan(
         found.extend(_reaped(since, owner, exact))
 
     if since is not None:
-        found.extend(_unlisted_threads(since, options, threads, frames))
+        found.extend(_unlisted_threads(since, options, threads, frames, count))
 
     if not found:
+        if me is None and since is not None and not _trio.running():
+            # What this look listed is what a snapshot now would hold.
+            _remember(marks, threads, frames, pending, count)
         return Scan([], False)  # the common case, said without more work
     leaks = [leak for leak in found if _exemption(leak, options) is None]
     can_progress = any(
@@ -350,14 +413,22 @@ _SETTLE = 0.05
 
 
 def _unlisted_now(
-    since: Snapshot, check_native: bool, threads: list[threading.Thread], frames: dict[int, Any]
+    since: Snapshot,
+    check_native: bool,
+    threads: list[threading.Thread],
+    frames: dict[int, Any],
+    count: int | None = READ_NOW,
 ) -> tuple[list[int], list[int]]:
     listed = {t.ident for t in threads}
     unmanaged = [i for i in frames if i not in listed and i not in since.python_idents]
     native: list[int] = []
     # Every OS thread accounted for by a Python thread (the common case): no
     # thread can be new in /proc without being new in ``threading`` too.
-    if check_native and since.native_tids is not None and not only_python_threads(frames, threads):
+    if (
+        check_native
+        and since.native_tids is not None
+        and not only_python_threads(frames, threads, count)
+    ):
         now = native_thread_ids()
         if now is not None:
             known = {t.native_id for t in threads}
@@ -366,7 +437,11 @@ def _unlisted_now(
 
 
 def _unlisted_threads(
-    since: Snapshot, options: Options, threads: list[threading.Thread], frames: dict[int, Any]
+    since: Snapshot,
+    options: Options,
+    threads: list[threading.Thread],
+    frames: dict[int, Any],
+    count: int | None = READ_NOW,
 ) -> list[Leak]:
     """Threads ``threading.enumerate()`` does not list: ``_thread`` and C threads.
 
@@ -375,7 +450,7 @@ def _unlisted_threads(
     here gets a short settle time of its own, even when the caller asked for
     no grace: a thread that is exiting is not a leak.
     """
-    unmanaged, native = _unlisted_now(since, options.check_native, threads, frames)
+    unmanaged, native = _unlisted_now(since, options.check_native, threads, frames, count)
     if not unmanaged and not native:
         return []  # the common case: no schedule, no second look
     for delay in backoff(_SETTLE):

@@ -15,7 +15,7 @@ import sys
 import weakref
 from typing import Any
 
-__all__ = ["module_tasks", "tasks_of"]
+__all__ = ["module_tasks", "registered_count", "tasks_of"]
 
 
 def tasks_of(loop: asyncio.AbstractEventLoop) -> list[Any]:
@@ -57,3 +57,22 @@ def _copy(items: set[Any]) -> list[Any]:
 def weakset_items(ws: Any) -> list[Any]:
     """The live members of *ws*, copied in C (the set may change in another thread)."""
     return [t for ref in _copy(ws.data) if (t := ref()) is not None]
+
+
+def registered_count() -> int | None:
+    """How many tasks asyncio's module-level sets hold now (None: not there).
+
+    Every task built (through ``create_task`` or not) is added there, so a
+    count that has not grown says no task was built since, unless as many
+    were freed meanwhile (see :func:`~._snapshot.snapshot`).
+    """
+    count = 0
+    for name in _TASK_SETS:
+        tasks = getattr(asyncio.tasks, name, None)
+        if isinstance(tasks, weakref.WeakSet):
+            count += len(tasks.data)  # type: ignore[attr-defined]  # (__len__ is Python)
+        elif isinstance(tasks, set):
+            count += len(tasks)
+        else:
+            return None
+    return count

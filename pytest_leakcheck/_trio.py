@@ -38,7 +38,7 @@ from ._on_import import when_imported
 from ._provenance import PROVENANCE
 from ._values import Leak, Origin, ReapedTask, new_origin
 
-__all__ = ["describe", "install", "live_tasks", "origin"]
+__all__ = ["describe", "install", "live_tasks", "origin", "running"]
 
 _RUN_MODULE = "trio._core._run"
 _TRIO_CORE = "trio._core."
@@ -134,6 +134,11 @@ def _current_trio_task() -> Any:
         return module.lowlevel.current_task()
     except RuntimeError:  # not inside a trio run
         return None
+
+
+def running() -> bool:
+    """Is a trio run in progress in this process?"""
+    return bool(_ROOTS)
 
 
 def live_tasks(*, exclude_current: bool = True) -> list[Any]:

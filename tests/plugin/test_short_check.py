@@ -1,17 +1,24 @@
-"""The clean check's short answer: taken only when nothing new can be alive.
+"""The clean check's short answer, and the snapshot that is the last look again.
 
 When nothing was started through the instrumentation, nothing reaped, the
 same Python and OS threads run and no pool worker exists, a check answers
-clean without listing threads and tasks. These hold it to that: anything
-started, even a thread already joined, or a thread no ``threading`` API
-started, sends the check down the full scan.
+clean without listing threads and tasks, and a snapshot is the last full
+look (a snapshot, or a check that listed everything and found nothing). These
+hold both to that: anything started, even a thread already joined, a thread
+no ``threading`` API started, or a task built without ``create_task``, sends
+the check down the full scan and makes the next snapshot a new one.
 """
 
 from __future__ import annotations
 
 import _thread
+import asyncio
+import textwrap
 import threading
 from dataclasses import replace
+from typing import Any
+
+import pytest
 
 from pytest_leakcheck import _patches
 from pytest_leakcheck._frames import thread_frames
@@ -63,3 +70,91 @@ def test_a_thread_no_threading_api_started_is_still_found() -> None:
         assert [leak.kind for leak in leaks] == ["python thread"]
     finally:
         release.release()
+
+
+def test_a_snapshot_with_nothing_new_since_is_the_last_look() -> None:
+    first = snapshot()
+    # (a pool worker left by an earlier test could take work: then it is new)
+    assert (snapshot() is first) is (not first.pool_jobs)
+
+
+def test_a_snapshot_after_a_thread_ran_is_a_new_look() -> None:
+    first = snapshot()
+    thread = threading.Thread(target=int)
+    thread.start()
+    thread.join()
+    assert snapshot() is not first
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
+def test_a_task_built_without_create_task_makes_a_new_look() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        first = snapshot()
+        task = asyncio.Task(_forever(), loop=loop)  # no create_task: no start counted
+        later = snapshot()
+        assert later is not first
+        assert later.had_task(task)
+        task.cancel()
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    finally:
+        loop.close()
+
+
+_BETWEEN_TESTS = {
+    "a thread": """
+        release = threading.Event()
+        threading.Thread(target=release.wait, daemon=True).start()
+        KEPT.append(release)
+    """,
+    "a task built without create_task": """
+        loop = asyncio.new_event_loop()
+        KEPT.extend([loop, asyncio.Task(forever(), loop=loop)])
+    """,
+}
+
+
+@pytest.mark.parametrize("what", list(_BETWEEN_TESTS))
+def test_what_starts_between_two_tests_is_not_the_next_tests(
+    pytester: pytest.Pytester, run_leakcheck: Any, what: str
+) -> None:
+    """A hook between two tests starts something that stays alive: it is not
+    the second test's (that test's snapshot cannot be the first one's check)."""
+    pytester.makeconftest(
+        """
+        import asyncio
+        import threading
+
+        KEPT = []
+
+
+        async def forever():
+            await asyncio.Event().wait()
+
+
+        def pytest_runtest_logfinish(nodeid):
+            if nodeid.endswith("test_first"):
+        """
+        + textwrap.indent(textwrap.dedent(_BETWEEN_TESTS[what]), " " * 16)
+    )
+    result = run_leakcheck(
+        """
+        import threading
+
+
+        def test_first():
+            pass
+
+
+        def test_second():
+            # a start of its own: its check is the full scan, which sees everything
+            thread = threading.Thread(target=int)
+            thread.start()
+            thread.join()
+        """
+    )
+    result.assert_outcomes(passed=2)
+    assert "0 left stragglers" in result.stdout.str()
