@@ -92,6 +92,9 @@ class Origins:
 class Provenance:
     """The owner stack and the origin of every thread and task started since install."""
 
+    #: How many starts :meth:`started_since` can list (a check that finds more does the full scan)
+    RECENT = 128
+
     def __init__(self) -> None:
         self._phase: str | None = None
         self._owners: list[Owner] = []
@@ -102,6 +105,8 @@ class Provenance:
         self.capture_stacks = True
         #: threads and tasks recorded so far (a check with none since is short)
         self.starts = 0
+        #: the last RECENT of them, weakly, at their start number modulo RECENT
+        self._recent: list[weakref.ref[Any] | None] = [None] * self.RECENT
         self.thread_origins = Origins()
         self.task_origins = Origins()
         #: one set per pytest session running inside a test: the owners pushed in it
@@ -185,11 +190,28 @@ class Provenance:
         else:
             context = self._foreign_context()
         sites = capture_sites(skip + 1) if stack and self.capture_stacks else None
-        self.starts += 1
+        self.starts = starts = self.starts + 1
+        ref = weakref.ref(obj)
+        self._recent[starts % self.RECENT] = ref
         data = origins._data
-        data[id(obj)] = (weakref.ref(obj), sites, context)
+        data[id(obj)] = (ref, sites, context)
         if len(data) >= origins._sweep_at:
             origins.sweep()
+
+    def started_since(self, starts: int) -> list[Any] | None:
+        """What was started after the first *starts* starts and is still alive
+        (None: more than :attr:`RECENT` since, not listed)."""
+        now = self.starts
+        if now - starts > self.RECENT:
+            return None
+        recent = self._recent
+        found = []
+        for number in range(starts + 1, now + 1):
+            ref = recent[number % self.RECENT]
+            obj = ref() if ref is not None else None
+            if obj is not None:
+                found.append(obj)
+        return found
 
     def _foreign_context(self) -> Context:
         """Who owns what another thread than the tests' starts (see the module docstring)."""

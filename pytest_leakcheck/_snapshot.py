@@ -87,6 +87,24 @@ class Snapshot:
     #: tasks in asyncio's module-level sets (None: not counted)
     registered: int | None = None
 
+    def as_of(self, starts: int, registered: int | None) -> Snapshot:
+        """This look, moved on to *starts* (what started since has finished).
+
+        Built field by field: ``dataclasses.replace`` costs three times more.
+        """
+        return Snapshot(
+            self.threads,
+            self.tasks,
+            self.python_idents,
+            self.native_tids,
+            self.reap_seq,
+            self.pool_jobs,
+            self.pid,
+            starts,
+            self.os_threads,
+            registered,
+        )
+
     def had_thread(self, thread: threading.Thread) -> bool:
         return _holds(self.threads, thread)
 
@@ -177,23 +195,25 @@ def snapshot(*, native: bool = True) -> Snapshot:
     the rest of the process, if nothing else did: a report can only say where
     a straggler was started if it was started after recording began.
 
-    The last full look is reused when nothing can be alive now that it did
-    not hold (:func:`_unchanged`, and asyncio's task sets no larger: a task
-    built without ``create_task`` is added there too). A test's snapshot is
-    mostly the previous test's check, taken a moment earlier.
+    The last full look is reused while nothing can be alive now that it did
+    not hold (:func:`_unchanged`): a test's snapshot is mostly the previous
+    test's check, taken a moment earlier.
     """
     _patches.ensure_installed()
     frames = thread_frames()
+    marks = _marks()
     last = _LAST[0]
     if (
         last is not None
         and last.pid == os.getpid()
+        and last.registered is not None
         and (last.native_tids is not None) == native
         and _unchanged(last, frames, native)
-        and _no_new_tasks(last.registered)
     ):
+        if (last.starts, last.registered) != (marks[0], marks[2]):
+            # the same look, as of now: what started since has finished
+            last = _LAST[0] = last.as_of(marks[0], marks[2])
         return last
-    marks = _marks()
     return _remember(
         marks,
         threading.enumerate(),
@@ -210,11 +230,6 @@ _Marks = tuple[int, int, int | None]
 
 def _marks() -> _Marks:
     return PROVENANCE.starts, LEDGER.reap_seq, registered_count()
-
-
-def _no_new_tasks(registered: int | None) -> bool:
-    now = registered_count()
-    return registered is not None and now is not None and now <= registered
 
 
 def _remember(
@@ -244,21 +259,35 @@ def _remember(
 def _unchanged(since: Snapshot, frames: dict[int, Any], native: bool) -> bool:
     """Can nothing new be alive since *since*? The clean check's short answer.
 
-    True when no thread or task was started through the instrumentation,
-    nothing was reaped, no pool worker existed (one could take new work),
-    the same Python threads run and the OS thread count is the same. What
-    this cannot see: a task built by ``asyncio.Task(...)`` directly (not
-    through ``create_task``) in a test that starts nothing else, a miss the
-    README lists (precision first: it is the one straggler the full scan
-    would blame on the test for want of an origin).
+    True when nothing was reaped, no pool worker existed (one could take new
+    work), the same Python threads run, the OS thread count is the same,
+    asyncio's task sets did not grow (a task built by ``asyncio.Task(...)``,
+    not through ``create_task``, is added there too) and whatever was
+    started through the instrumentation since has finished. What this
+    cannot see: such a task built while as many other tasks were freed (on
+    3.14, whose task sets cannot be counted: built at all in a test that
+    starts nothing else), a miss the README lists.
     """
-    return (
-        since.starts == PROVENANCE.starts
-        and since.reap_seq == LEDGER.reap_seq
+    if not (
+        since.reap_seq == LEDGER.reap_seq
         and not since.pool_jobs
         and frames.keys() == since.python_idents
         and (not native or since.os_threads is None or since.os_threads == os_thread_count())
-    )
+    ):
+        return False
+    if since.registered is None:  # tasks cannot be counted here
+        return since.starts == PROVENANCE.starts
+    started = PROVENANCE.started_since(since.starts)
+    if started is None:
+        return False
+    finished_tasks = 0
+    for obj in started:
+        if isinstance(obj, asyncio.Future) and obj.done():
+            finished_tasks += 1  # (in the task sets until it is freed)
+        elif not isinstance(obj, threading.Thread) or obj.is_alive():
+            return False  # still running, or a trio task (not known here)
+    now = registered_count()
+    return now is not None and now <= since.registered + finished_tasks
 
 
 def _attributable(origin: Origin | None, owner: Owner | None, exact: bool) -> bool:

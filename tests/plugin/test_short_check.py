@@ -22,6 +22,7 @@ import pytest
 
 from pytest_leakcheck import _patches
 from pytest_leakcheck._frames import thread_frames
+from pytest_leakcheck._provenance import PROVENANCE
 from pytest_leakcheck._snapshot import _unchanged, snapshot
 from pytest_leakcheck._verdict import find_leaks
 
@@ -34,6 +35,10 @@ def teardown_module() -> None:
     _patches.uninstall()
 
 
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
 def test_nothing_started_is_unchanged_unless_a_pool_worker_could_take_work() -> None:
     # Earlier tests in this process may have left idle pool workers (trio's
     # thread cache, an executor's): then the short answer is not taken.
@@ -43,13 +48,42 @@ def test_nothing_started_is_unchanged_unless_a_pool_worker_could_take_work() -> 
     assert _unchanged(replace(since, pool_jobs={}), frames, native=True)
 
 
-def test_a_thread_started_and_joined_is_a_change() -> None:
+def test_a_thread_still_running_is_a_change() -> None:
     since = snapshot()
-    thread = threading.Thread(target=int)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
     thread.start()
-    thread.join()
-    assert not _unchanged(since, thread_frames(), native=True)
+    try:
+        assert not _unchanged(since, thread_frames(), native=True)
+        later = snapshot()
+        assert later.had_thread(thread)  # not the earlier look again
+    finally:
+        release.set()
+        thread.join()
     assert find_leaks(since, timeout=0) == []  # and the full scan finds it gone
+
+
+def test_a_task_still_pending_is_a_change() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        since = snapshot()
+        task = loop.create_task(_forever())
+        assert not _unchanged(since, thread_frames(), native=True)
+        assert snapshot().had_task(task)
+        task.cancel()
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    finally:
+        loop.close()
+
+
+def test_more_starts_than_the_ring_holds_is_a_change() -> None:
+    since = replace(snapshot(), pool_jobs={})
+    for _ in range(PROVENANCE.RECENT + 1):
+        thread = threading.Thread(target=int)
+        thread.start()
+        thread.join()
+    assert PROVENANCE.started_since(since.starts) is None
+    assert not _unchanged(since, thread_frames(), native=False)
 
 
 def test_a_thread_no_threading_api_started_is_still_found() -> None:
@@ -76,18 +110,6 @@ def test_a_snapshot_with_nothing_new_since_is_the_last_look() -> None:
     first = snapshot()
     # (a pool worker left by an earlier test could take work: then it is new)
     assert (snapshot() is first) is (not first.pool_jobs)
-
-
-def test_a_snapshot_after_a_thread_ran_is_a_new_look() -> None:
-    first = snapshot()
-    thread = threading.Thread(target=int)
-    thread.start()
-    thread.join()
-    assert snapshot() is not first
-
-
-async def _forever() -> None:
-    await asyncio.Event().wait()
 
 
 def test_a_task_built_without_create_task_makes_a_new_look() -> None:
@@ -158,3 +180,25 @@ def test_what_starts_between_two_tests_is_not_the_next_tests(
     )
     result.assert_outcomes(passed=2)
     assert "0 left stragglers" in result.stdout.str()
+
+
+def test_a_task_built_without_create_task_in_a_quiet_test_is_found(run_leakcheck: Any) -> None:
+    """The one start the instrumentation does not see still makes the check look."""
+    result = run_leakcheck(
+        """
+        import asyncio
+
+        KEPT = []
+
+
+        async def forever():
+            await asyncio.Event().wait()
+
+
+        def test_builds_a_task_by_hand():
+            loop = asyncio.new_event_loop()
+            KEPT.extend([loop, asyncio.Task(forever(), loop=loop)])
+        """
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*test_builds_a_task_by_hand*", "*task*forever*"])
