@@ -201,17 +201,14 @@ class Provenance:
     def started_since(self, starts: int) -> list[Any] | None:
         """What was started after the first *starts* starts and is still alive
         (None: more than :attr:`RECENT` since, not listed)."""
-        now = self.starts
-        if now - starts > self.RECENT:
+        count, size = self.starts - starts, self.RECENT
+        if count > size:
             return None
-        recent = self._recent
-        found = []
-        for number in range(starts + 1, now + 1):
-            ref = recent[number % self.RECENT]
-            obj = ref() if ref is not None else None
-            if obj is not None:
-                found.append(obj)
-        return found
+        if count <= 0:
+            return []
+        recent, low, high = self._recent, (starts + 1) % size, (starts + count + 1) % size
+        refs = recent[low:high] if low < high else recent[low:] + recent[:high]
+        return [obj for ref in refs if ref is not None and (obj := ref()) is not None]
 
     def _foreign_context(self) -> Context:
         """Who owns what another thread than the tests' starts (see the module docstring)."""

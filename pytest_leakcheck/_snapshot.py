@@ -342,11 +342,13 @@ def scan(
     """
     exact = since is None
     frames = thread_frames()
+    marks = _marks()
     if since is not None and _unchanged(since, frames, options.check_native):
+        if since is _LAST[0] and (since.starts, since.registered) != (marks[0], marks[2]):
+            _LAST[0] = since.as_of(marks[0], marks[2])  # the next snapshot starts from here
         return Scan([], False)
     origins_t = PROVENANCE.thread_origins
     origins_k = PROVENANCE.task_origins
-    marks = _marks()
     native = since is not None and since.native_tids is not None
     count = os_thread_count() if native else None
     threads = threading.enumerate()

@@ -22,7 +22,7 @@ import pytest
 
 from pytest_leakcheck import _patches
 from pytest_leakcheck._frames import thread_frames
-from pytest_leakcheck._provenance import PROVENANCE
+from pytest_leakcheck._provenance import PROVENANCE, Origins
 from pytest_leakcheck._snapshot import _unchanged, snapshot
 from pytest_leakcheck._verdict import find_leaks
 
@@ -202,3 +202,27 @@ def test_a_task_built_without_create_task_in_a_quiet_test_is_found(run_leakcheck
     )
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*test_builds_a_task_by_hand*", "*task*forever*"])
+
+
+class _Started:
+    """Something weakly referenceable to record starts of."""
+
+
+@pytest.mark.parametrize("count", [1, PROVENANCE.RECENT - 1, PROVENANCE.RECENT])
+@pytest.mark.parametrize("offset", [0, PROVENANCE.RECENT // 2])
+def test_the_ring_lists_every_start_since_in_order(count: int, offset: int) -> None:
+    origins = Origins()
+    before = PROVENANCE.starts
+    earlier = [_Started() for _ in range(offset)]  # the count starts elsewhere on the ring
+    for obj in earlier:
+        PROVENANCE.record_start(origins, obj, 0, stack=False)
+    since = PROVENANCE.starts
+    started = [_Started() for _ in range(count)]
+    for obj in started:
+        PROVENANCE.record_start(origins, obj, 0, stack=False)
+    assert PROVENANCE.started_since(since) == started
+    assert PROVENANCE.started_since(since + count) == []
+    expected = earlier + started if offset + count <= PROVENANCE.RECENT else None
+    assert PROVENANCE.started_since(before) == expected
+    del expected, obj, started[::2]  # what was freed is not listed
+    assert PROVENANCE.started_since(since) == started
