@@ -198,10 +198,10 @@ class Provenance:
         if len(data) >= origins._sweep_at:
             origins.sweep()
 
-    def started_since(self, starts: int) -> list[Any] | None:
-        """What was started after the first *starts* starts and is still alive
-        (None: more than :attr:`RECENT` since, not listed)."""
-        count, size = self.starts - starts, self.RECENT
+    def started_since(self, starts: int, until: int | None = None) -> list[Any] | None:
+        """What was started after the first *starts* starts (up to the
+        *until*-th) and is still alive (None: more than :attr:`RECENT`, not listed)."""
+        count, size = (self.starts if until is None else until) - starts, self.RECENT
         if count > size:
             return None
         if count <= 0:

@@ -208,7 +208,7 @@ def snapshot(*, native: bool = True) -> Snapshot:
         and last.pid == os.getpid()
         and last.registered is not None
         and (last.native_tids is not None) == native
-        and _unchanged(last, frames, native)
+        and _unchanged(last, frames, native, marks)
     ):
         if (last.starts, last.registered) != (marks[0], marks[2]):
             # the same look, as of now: what started since has finished
@@ -256,7 +256,9 @@ def _remember(
     return taken
 
 
-def _unchanged(since: Snapshot, frames: dict[int, Any], native: bool) -> bool:
+def _unchanged(
+    since: Snapshot, frames: dict[int, Any], native: bool, marks: _Marks | None = None
+) -> bool:
     """Can nothing new be alive since *since*? The clean check's short answer.
 
     True when nothing was reaped, no pool worker existed (one could take new
@@ -277,7 +279,10 @@ def _unchanged(since: Snapshot, frames: dict[int, Any], native: bool) -> bool:
         return False
     if since.registered is None:  # tasks cannot be counted here
         return since.starts == PROVENANCE.starts
-    started = PROVENANCE.started_since(since.starts)
+    # The starts up to the marks' count and the task sets as they had them
+    # (read after it): a task built meanwhile is in the sets, not in the starts.
+    starts, _, now = marks or _marks()
+    started = PROVENANCE.started_since(since.starts, starts)
     if started is None:
         return False
     finished_tasks = 0
@@ -286,7 +291,6 @@ def _unchanged(since: Snapshot, frames: dict[int, Any], native: bool) -> bool:
             finished_tasks += 1  # (in the task sets until it is freed)
         elif not isinstance(obj, threading.Thread) or obj.is_alive():
             return False  # still running, or a trio task (not known here)
-    now = registered_count()
     return now is not None and now <= since.registered + finished_tasks
 
 
@@ -343,7 +347,7 @@ def scan(
     exact = since is None
     frames = thread_frames()
     marks = _marks()
-    if since is not None and _unchanged(since, frames, options.check_native):
+    if since is not None and _unchanged(since, frames, options.check_native, marks):
         if since is _LAST[0] and (since.starts, since.registered) != (marks[0], marks[2]):
             _LAST[0] = since.as_of(marks[0], marks[2])  # the next snapshot starts from here
         return Scan([], False)
