@@ -29,7 +29,7 @@ __all__ = [
     "exit_run",
     "format_stack",
     "frame_stack",
-    "set_run_wrapper_code",
+    "set_run_wrapper_codes",
     "set_trio_codes",
     "thread_frames",
     "waiting_on",
@@ -279,17 +279,20 @@ def _site_record(code: CodeType, offset: int) -> FrameRecord:
 
 
 class _Run:
-    """An event-loop run going on in a thread: its ``run_forever`` frame, while it runs.
+    """An event-loop run going on in a thread: its wrapper's frame, while it runs.
 
     The frame is the instrumentation's own and executing, so holding it
     until the run ends changes nothing; the tail (the frames above it, up to
-    the test runner's entry) is walked at the run's first capture.
+    the test runner's entry) is walked at the run's first capture. A run
+    inside another (``run_forever`` inside ``run_until_complete``) walks up
+    to the outer one's frame and shares its tail.
     """
 
-    __slots__ = ("frame", "tail")
+    __slots__ = ("frame", "outer", "tail")
 
-    def __init__(self, frame: FrameType) -> None:
+    def __init__(self, frame: FrameType, outer: _Run | None) -> None:
         self.frame: FrameType | None = frame
+        self.outer = outer
         self.tail: tuple[Any, ...] | None = None
 
 
@@ -300,15 +303,16 @@ _RUNS: dict[int, _Run] = {}
 #: asyncio's ``Handle._run`` (a task's step is C, so its caller is this).
 _HANDLE_RUN: CodeType = asyncio.events.Handle._run.__code__
 
-#: The code of the instrumented ``run_forever`` wrapper (one code object for
-#: every loop class it wraps): where a walk up from a task of a loop with
-#: compiled handles (uvloop) reaches the loop's own frames.
-_RUN_CODE: list[CodeType | None] = [None]
+#: The code of the instrumented ``run_forever`` and ``run_until_complete``
+#: wrappers (one code object each for every loop class they wrap): where a
+#: walk up from a task of a loop with compiled handles (uvloop), or from the
+#: main task a ``run_until_complete`` starts, reaches the run's frames.
+_RUN_CODES: list[CodeType | None] = [None, None]
 
 
-def set_run_wrapper_code(code: CodeType) -> None:
-    """Name the ``run_forever`` wrapper that calls :func:`enter_run`."""
-    _RUN_CODE[0] = code
+def set_run_wrapper_codes(run_forever: CodeType, run_until_complete: CodeType) -> None:
+    """Name the wrappers that call :func:`enter_run`."""
+    _RUN_CODES[:] = [run_forever, run_until_complete]
 
 
 #: trio's run loop (``unrolled_run``) and ``trio.run``, its one caller that
@@ -325,11 +329,11 @@ def set_trio_codes(run_loop: CodeType, run: CodeType) -> None:
 
 
 def enter_run(frame: FrameType) -> _Run | None:
-    """An event loop starts running in this thread, in *frame* (a ``run_forever``
-    wrapper, named by :func:`set_run_wrapper_code`); returns what to restore."""
+    """An event loop starts running in this thread, in *frame* (a wrapper
+    named by :func:`set_run_wrapper_codes`); returns what to restore."""
     ident = threading.get_ident()
     previous = _RUNS.get(ident)
-    _RUNS[ident] = _Run(frame)
+    _RUNS[ident] = _Run(frame, previous)
     return previous
 
 
@@ -350,23 +354,25 @@ def _runner_entry() -> object:
     return _RUNNER_ENTRY
 
 
-def _walk(frame: FrameType | None, out: list[Any], limit: int) -> None:
-    """Append (code, offset) pairs from *frame* up to the runner's entry."""
+def _run_tail(run: _Run) -> tuple[Any, ...]:
+    """Walk the frames above *run* (at its first capture), up to the runner's
+    entry, or to the run it is nested in, whose tail follows."""
     stop = _runner_entry()
-    while frame is not None and len(out) < 2 * limit:
+    outer = run.outer
+    outer_frame = outer.frame if outer is not None else None
+    out: list[Any] = []
+    frame = run.frame.f_back if run.frame is not None else None
+    while frame is not None and len(out) < 2 * CAPTURE_LIMIT:
         code = frame.f_code
         out.append(code)
         out.append(frame.f_lasti)
+        if outer is not None and frame is outer_frame:
+            out.extend(_run_tail(outer) if outer.tail is None else outer.tail)
+            break
         if code is stop:
             break
         frame = frame.f_back
-
-
-def _run_tail(run: _Run) -> tuple[Any, ...]:
-    """Walk the frames above *run* (at its first capture)."""
-    out: list[Any] = []
-    _walk(run.frame.f_back if run.frame is not None else None, out, CAPTURE_LIMIT)
-    run.tail = tuple(out)
+    run.tail = tuple(out[: 2 * CAPTURE_LIMIT])
     return run.tail
 
 
@@ -386,16 +392,19 @@ def capture_sites(skip: int = 0, limit: int = CAPTURE_LIMIT) -> RawSites:
     by every start in it. ``Sites(raw)`` reads it.
     """
     stop = _RUNNER_ENTRY if _RUNNER_ENTRY is not _UNSET else _runner_entry()
-    handle_run, run_code = _HANDLE_RUN, _RUN_CODE[0]
+    handle_run, (run_code, entry_code) = _HANDLE_RUN, _RUN_CODES
     trio_loop, trio_run = _TRIO_CODES
     frame: FrameType | None = sys._getframe(skip + 1)
     out: list[Any] = []
     append = out.append
     while frame is not None:
         code = frame.f_code
-        if code is handle_run or code is run_code:
+        if code is handle_run or code is run_code or code is entry_code:
             run = _RUNS.get(threading.get_ident())
-            if run is not None:
+            if run is not None and (code is handle_run or run.frame is frame):
+                if code is not handle_run:  # the wrapper's own frame: above the loop's
+                    append(code)
+                    append(frame.f_lasti)
                 tail = run.tail
                 return (tuple(out), _run_tail(run) if tail is None else tail)
         elif code is trio_loop:

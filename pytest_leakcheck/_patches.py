@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _trio
-from ._frames import enter_run, exit_run, set_run_wrapper_code
+from ._frames import enter_run, exit_run, set_run_wrapper_codes
 from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._on_import import when_imported
@@ -172,6 +172,9 @@ def _patch_loop_class(cls: type) -> None:
         step = getattr(future, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
         if step:
             shutdown_step[0] = future
+        # A run from here: the main task's start and the run_forever inside
+        # share the frames above this one (see _frames.capture_sites).
+        previous = enter_run(sys._getframe())
         try:
             return original_run_until_complete(loop, future)
         except BaseException as exc:
@@ -181,6 +184,7 @@ def _patch_loop_class(cls: type) -> None:
                 LEDGER.interrupted.add(loop)
             raise
         finally:
+            exit_run(previous)
             if step:
                 shutdown_step[0] = None
 
@@ -208,7 +212,7 @@ def _patch_loop_class(cls: type) -> None:
     _STATE.replace(cls, "create_task", create_task)
     _STATE.replace(cls, "run_until_complete", run_until_complete)
     _STATE.replace(cls, "run_forever", run_forever)
-    set_run_wrapper_code(run_forever.__code__)
+    set_run_wrapper_codes(run_forever.__code__, run_until_complete.__code__)
     _STATE.replace(cls, "close", close)
     _STATE.replace(cls, "call_exception_handler", call_exception_handler)
 

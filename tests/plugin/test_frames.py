@@ -22,6 +22,7 @@ from types import FrameType
 from pytest_leakcheck import _patches
 from pytest_leakcheck._frames import FrameRecord, Sites, capture_stack, frame_stack
 from pytest_leakcheck._provenance import PROVENANCE, Origins, Provenance
+from pytest_leakcheck._values import Origin
 
 #: The loop's own frames between a task's step and the run's caller: a
 #: capture inside a run leaves them out (reports fold them anyway), and the
@@ -124,6 +125,30 @@ def test_a_task_created_before_its_loop_runs_gets_the_whole_stack() -> None:
         loop.run_until_complete(task)
     finally:
         loop.close()
+
+
+def test_the_main_task_of_a_run_shares_the_frames_above_the_run() -> None:
+    """``run_until_complete(coro)`` starts its main task inside the run's
+    wrapper: the capture stops there and takes the run's tail, the same
+    frames an eager walk from inside the task finds above the run."""
+    loop = asyncio.new_event_loop()
+
+    async def main() -> tuple[Origin | None, tuple[FrameRecord, ...]]:
+        return PROVENANCE.task_origins.get(asyncio.current_task()), _eager(sys._getframe())
+
+    try:
+        origin, eager = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert origin is not None and origin.sites is not None and origin.sites[1]  # shared tail
+    lazy = origin.stack
+    assert lazy is not None
+    here = sys._getframe().f_code.co_name
+    at = next(i for i, r in enumerate(lazy) if r.qualname == here)
+    # the same frames down to this test's line and the run's wrapper, then the
+    # loop's run_until_complete (at another line: it went on to run the loop)
+    assert lazy[: at + 2] == eager[: at + 2]
+    assert lazy[at + 2].qualname == eager[at + 2].qualname == "BaseEventLoop.run_until_complete"
 
 
 class _Marker:
