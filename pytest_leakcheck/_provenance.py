@@ -125,7 +125,8 @@ class Provenance:
     @phase.setter
     def phase(self, phase: str | None) -> None:
         self._phase = phase
-        self._refresh()
+        owners = self._owners  # (inline: the phase changes four times per test)
+        self.context = (phase, owners[-1] if owners else None, self._owner_thread_name)
 
     def _refresh(self) -> None:
         self.context = (self._phase, self.owner, self._owner_thread_name)
@@ -143,13 +144,17 @@ class Provenance:
             owners.add(owner)
 
     def pop_owner(self, owner: Owner) -> None:
-        if owner in self._owners:
+        owners = self._owners
+        if owners and owners[-1] is owner:  # the common case: the last one pushed
+            del owners[-1]
+        elif owner in owners:
             # Remove the innermost occurrence: pushes and pops pair up, but a
             # crashed hook must not leave a stale owner on top for ever.
-            index = len(self._owners) - 1 - self._owners[::-1].index(owner)
-            del self._owners[index:]
-            self._refresh()
-            _CARRIED.set(self.owner)
+            del owners[len(owners) - 1 - owners[::-1].index(owner) :]
+        else:
+            return
+        self._refresh()
+        _CARRIED.set(self.owner)
 
     # -- nested sessions ----------------------------------------------------------
 
