@@ -125,8 +125,7 @@ class Provenance:
     @phase.setter
     def phase(self, phase: str | None) -> None:
         self._phase = phase
-        owners = self._owners  # (inline: the phase changes four times per test)
-        self.context = (phase, owners[-1] if owners else None, self._owner_thread_name)
+        self._refresh()
 
     def _refresh(self) -> None:
         self.context = (self._phase, self.owner, self._owner_thread_name)

@@ -210,10 +210,7 @@ def snapshot(*, native: bool = True) -> Snapshot:
         and (last.native_tids is not None) == native
         and _unchanged(last, frames, native, marks)
     ):
-        if (last.starts, last.registered) != (marks[0], marks[2]):
-            # the same look, as of now: what started since has finished
-            last = _LAST[0] = last.as_of(marks[0], marks[2])
-        return last
+        return _moved_on(last, marks)
     return _remember(
         marks,
         threading.enumerate(),
@@ -230,6 +227,15 @@ _Marks = tuple[int, int, int | None]
 
 def _marks() -> _Marks:
     return PROVENANCE.starts, LEDGER.reap_seq, registered_count()
+
+
+def _moved_on(look: Snapshot, marks: _Marks) -> Snapshot:
+    """*look*, found unchanged, as of *marks*: the last full look from now on
+    (what started since it has finished)."""
+    if (look.starts, look.registered) != (marks[0], marks[2]):
+        look = look.as_of(marks[0], marks[2])
+    _LAST[0] = look
+    return look
 
 
 def _remember(
@@ -348,12 +354,12 @@ def scan(
     frames = thread_frames()
     marks = _marks()
     if since is not None and _unchanged(since, frames, options.check_native, marks):
-        if since is _LAST[0] and (since.starts, since.registered) != (marks[0], marks[2]):
-            _LAST[0] = since.as_of(marks[0], marks[2])  # the next snapshot starts from here
+        if since is _LAST[0]:
+            _moved_on(since, marks)  # the next snapshot starts from here
         return Scan([], False)
     origins_t = PROVENANCE.thread_origins
     origins_k = PROVENANCE.task_origins
-    native = since is not None and since.native_tids is not None
+    native = options.check_native and since is not None and since.native_tids is not None
     count = os_thread_count() if native else None
     threads = threading.enumerate()
     found: list[Leak] = []

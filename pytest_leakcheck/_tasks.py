@@ -33,16 +33,21 @@ _TASK_SETS = ("_all_tasks",) if sys.version_info < (3, 12) else ("_scheduled_tas
 
 def module_tasks() -> list[Any] | None:
     """Every task of the process, from asyncio's module-level sets (None: not there)."""
+    sets = _task_sets()
+    if sets is None:
+        return None
     found: list[Any] = []
-    for name in _TASK_SETS:
-        tasks = getattr(asyncio.tasks, name, None)
-        if isinstance(tasks, weakref.WeakSet):
-            found.extend(weakset_items(tasks))
-        elif isinstance(tasks, set):
-            found.extend(_copy(tasks))
-        else:
-            return None
+    for tasks in sets:
+        found.extend(weakset_items(tasks) if isinstance(tasks, weakref.WeakSet) else _copy(tasks))
     return found
+
+
+def _task_sets() -> list[Any] | None:
+    """asyncio's module-level task sets (WeakSets or sets; None: not there)."""
+    sets = [getattr(asyncio.tasks, name, None) for name in _TASK_SETS]
+    if all(isinstance(tasks, (weakref.WeakSet, set)) for tasks in sets):
+        return sets
+    return None
 
 
 def _copy(items: set[Any]) -> list[Any]:
@@ -66,13 +71,11 @@ def registered_count() -> int | None:
     count that has not grown says no task was built since, unless as many
     were freed meanwhile (see :func:`~._snapshot.snapshot`).
     """
+    sets = _task_sets()
+    if sets is None:
+        return None
     count = 0
-    for name in _TASK_SETS:
-        tasks = getattr(asyncio.tasks, name, None)
-        if isinstance(tasks, weakref.WeakSet):
-            count += len(tasks.data)  # type: ignore[attr-defined]  # (__len__ is Python)
-        elif isinstance(tasks, set):
-            count += len(tasks)
-        else:
-            return None
+    for tasks in sets:
+        # (a WeakSet's __len__ is Python: its data's, whose dead members only lower it later)
+        count += len(tasks.data if isinstance(tasks, weakref.WeakSet) else tasks)  # type: ignore[attr-defined]
     return count
