@@ -14,7 +14,7 @@ import importlib
 import linecache
 import os
 import sys
-import threading
+from _thread import get_ident
 from collections.abc import Iterable, Sequence
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
@@ -48,7 +48,7 @@ def thread_frames() -> dict[int, FrameType | None]:
     collection every ~30 tests). A check never looks at its own thread's stack.
     """
     frames: dict[int, FrameType | None] = sys._current_frames()  # type: ignore[assignment]
-    frames[threading.get_ident()] = None
+    frames[get_ident()] = None
     return frames
 
 
@@ -278,23 +278,16 @@ def _site_record(code: CodeType, offset: int) -> FrameRecord:
     return FrameRecord(code.co_filename, _lineno(code, offset), module, _qualname_of(code, module))
 
 
-class _Run:
-    """An event-loop run going on in a thread: its wrapper's frame, while it runs.
-
-    The frame is the instrumentation's own and executing, so holding it
-    until the run ends changes nothing; the tail (the frames above it, up to
-    the test runner's entry) is walked at the run's first capture. A run
-    inside another (``run_forever`` inside ``run_until_complete``) walks up
-    to the outer one's frame and shares its tail.
-    """
-
-    __slots__ = ("frame", "outer", "tail")
-
-    def __init__(self, frame: FrameType, outer: _Run | None) -> None:
-        self.frame: FrameType | None = frame
-        self.outer = outer
-        self.tail: tuple[Any, ...] | None = None
-
+#: An event-loop run going on in a thread: [its wrapper's frame (None once
+#: it ended), the run it is nested in, its tail (None until walked)]. The
+#: frame is the instrumentation's own and executing, so holding it until the
+#: run ends changes nothing; the tail (the frames above it, up to the test
+#: runner's entry) is walked at the run's first capture. A run inside another
+#: (``run_forever`` inside ``run_until_complete``) walks up to the outer one's
+#: frame and shares its tail. A list, not a class: two are made per
+#: ``run_until_complete``, and a list costs half as much to make.
+_Run = list[Any]
+_FRAME, _OUTER, _TAIL = 0, 1, 2
 
 #: The run each thread is in, by thread ident (see :func:`enter_run`).
 _RUNS: dict[int, _Run] = {}
@@ -331,18 +324,18 @@ def set_trio_codes(run_loop: CodeType, run: CodeType) -> None:
 def enter_run(frame: FrameType) -> _Run | None:
     """An event loop starts running in this thread, in *frame* (a wrapper
     named by :func:`set_run_wrapper_codes`); returns what to restore."""
-    ident = threading.get_ident()
+    ident = get_ident()
     previous = _RUNS.get(ident)
-    _RUNS[ident] = _Run(frame, previous)
+    _RUNS[ident] = [frame, previous, None]
     return previous
 
 
 def exit_run(previous: _Run | None) -> None:
     """The run :func:`enter_run` announced ended: forget its frame."""
-    ident = threading.get_ident()
+    ident = get_ident()
     run = _RUNS.pop(ident, None)
     if run is not None:
-        run.frame = None
+        run[_FRAME] = None
     if previous is not None:
         _RUNS[ident] = previous
 
@@ -358,22 +351,22 @@ def _run_tail(run: _Run) -> tuple[Any, ...]:
     """Walk the frames above *run* (at its first capture), up to the runner's
     entry, or to the run it is nested in, whose tail follows."""
     stop = _runner_entry()
-    outer = run.outer
-    outer_frame = outer.frame if outer is not None else None
+    outer = run[_OUTER]
+    outer_frame = outer[_FRAME] if outer is not None else None
     out: list[Any] = []
-    frame = run.frame.f_back if run.frame is not None else None
+    frame = run[_FRAME].f_back if run[_FRAME] is not None else None
     while frame is not None and len(out) < 2 * CAPTURE_LIMIT:
         code = frame.f_code
         out.append(code)
         out.append(frame.f_lasti)
         if outer is not None and frame is outer_frame:
-            out.extend(_run_tail(outer) if outer.tail is None else outer.tail)
+            out.extend(_run_tail(outer) if outer[_TAIL] is None else outer[_TAIL])
             break
         if code is stop:
             break
         frame = frame.f_back
-    run.tail = tuple(out[: 2 * CAPTURE_LIMIT])
-    return run.tail
+    tail = run[_TAIL] = tuple(out[: 2 * CAPTURE_LIMIT])
+    return tail
 
 
 #: A capture as taken: (leaf, tail), a plain tuple (a ``Sites`` costs more to
@@ -400,12 +393,12 @@ def capture_sites(skip: int = 0, limit: int = CAPTURE_LIMIT) -> RawSites:
     while frame is not None:
         code = frame.f_code
         if code is handle_run or code is run_code or code is entry_code:
-            run = _RUNS.get(threading.get_ident())
-            if run is not None and (code is handle_run or run.frame is frame):
+            run = _RUNS.get(get_ident())
+            if run is not None and (code is handle_run or run[_FRAME] is frame):
                 if code is not handle_run:  # the wrapper's own frame: above the loop's
                     append(code)
                     append(frame.f_lasti)
-                tail = run.tail
+                tail = run[_TAIL]
                 return (tuple(out), _run_tail(run) if tail is None else tail)
         elif code is trio_loop:
             back = frame.f_back

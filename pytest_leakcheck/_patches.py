@@ -28,6 +28,7 @@ from ._frames import enter_run, exit_run, set_run_wrapper_codes
 from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._on_import import when_imported
+from ._pools import runs_infrastructure
 from ._provenance import PROVENANCE
 
 __all__ = ["ensure_installed", "install", "installed", "uninstall"]
@@ -132,6 +133,7 @@ def _patch_loop_class(cls: type) -> None:
     original_close = cls.close  # type: ignore[attr-defined]
     original_run_forever = cls.run_forever  # type: ignore[attr-defined]
     record, task_origins = PROVENANCE.record_start, PROVENANCE.task_origins
+    runner_task = runs_infrastructure
     original_run_until_complete = cls.run_until_complete  # type: ignore[attr-defined]
     original_call_exception_handler = cls.call_exception_handler  # type: ignore[attr-defined]
     loops = LOOPS.loops
@@ -154,9 +156,9 @@ def _patch_loop_class(cls: type) -> None:
                 last_loop[0] = weakref.ref(loop)
             if LEDGER.watching_creates:
                 LEDGER.on_create(task, coro)
-            # A runner's own shutdown steps (see run_until_complete): where they
-            # start says nothing, and they start deep in the runner.
-            record(task_origins, task, 1, coro is not shutdown_step[0])
+            # A runner's own shutdown steps (see run_until_complete) and tasks:
+            # where they start says nothing, and they start deep in the runner.
+            record(task_origins, task, 1, coro is not shutdown_step[0] and not runner_task(coro))
         except Exception:  # bookkeeping must never break task creation
             pass
         return task

@@ -31,23 +31,49 @@ def tasks_of(loop: asyncio.AbstractEventLoop) -> list[Any]:
 _TASK_SETS = ("_all_tasks",) if sys.version_info < (3, 12) else ("_scheduled_tasks", "_eager_tasks")
 
 
+class _Registry:
+    """asyncio's task sets, told apart once: every check reads them, and
+    looking them up and checking their types each time cost more than
+    counting them. Looked up again if asyncio's module names other objects
+    (an identity test per read)."""
+
+    def __init__(self) -> None:
+        self.named: tuple[Any, ...] = ()
+        #: (the set to read, whether it holds weak references): a WeakSet's
+        #: own ``data``, whose ``len`` is C (the WeakSet's is Python)
+        self.sets: list[tuple[set[Any], bool]] | None = None
+
+    def current(self) -> list[tuple[set[Any], bool]] | None:
+        named = tuple(map(vars(asyncio.tasks).get, _TASK_SETS))
+        if named != self.named:  # (identity first: equal when nothing was renamed)
+            self.named, self.sets = named, self._tell_apart(named)
+        return self.sets
+
+    @staticmethod
+    def _tell_apart(named: tuple[Any, ...]) -> list[tuple[set[Any], bool]] | None:
+        sets: list[tuple[set[Any], bool]] = []
+        for tasks in named:
+            if isinstance(tasks, weakref.WeakSet):
+                sets.append((tasks.data, True))  # type: ignore[attr-defined]
+            elif isinstance(tasks, set):
+                sets.append((tasks, False))
+            else:
+                return None
+        return sets
+
+
+_REGISTRY = _Registry()
+
+
 def module_tasks() -> list[Any] | None:
     """Every task of the process, from asyncio's module-level sets (None: not there)."""
-    sets = _task_sets()
+    sets = _REGISTRY.current()
     if sets is None:
         return None
     found: list[Any] = []
-    for tasks in sets:
-        found.extend(weakset_items(tasks) if isinstance(tasks, weakref.WeakSet) else _copy(tasks))
+    for tasks, weak in sets:
+        found.extend(_alive(tasks) if weak else _copy(tasks))
     return found
-
-
-def _task_sets() -> list[Any] | None:
-    """asyncio's module-level task sets (WeakSets or sets; None: not there)."""
-    sets = [getattr(asyncio.tasks, name, None) for name in _TASK_SETS]
-    if all(isinstance(tasks, (weakref.WeakSet, set)) for tasks in sets):
-        return sets
-    return None
 
 
 def _copy(items: set[Any]) -> list[Any]:
@@ -59,9 +85,8 @@ def _copy(items: set[Any]) -> list[Any]:
     return []
 
 
-def weakset_items(ws: Any) -> list[Any]:
-    """The live members of *ws*, copied in C (the set may change in another thread)."""
-    return [t for ref in _copy(ws.data) if (t := ref()) is not None]
+def _alive(refs: set[Any]) -> list[Any]:
+    return [t for ref in _copy(refs) if (t := ref()) is not None]
 
 
 def registered_count() -> int | None:
@@ -71,11 +96,10 @@ def registered_count() -> int | None:
     count that has not grown says no task was built since, unless as many
     were freed meanwhile (see :func:`~._snapshot.snapshot`).
     """
-    sets = _task_sets()
+    sets = _REGISTRY.current()
     if sets is None:
         return None
     count = 0
-    for tasks in sets:
-        # (a WeakSet's __len__ is Python: its data's, whose dead members only lower it later)
-        count += len(tasks.data if isinstance(tasks, weakref.WeakSet) else tasks)  # type: ignore[attr-defined]
+    for tasks, _ in sets:
+        count += len(tasks)  # (a WeakSet's dead members only lower it later)
     return count

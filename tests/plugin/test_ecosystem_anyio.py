@@ -150,3 +150,32 @@ def test_trio_tasks_in_fixture_and_system_nurseries_are_found_by_walking_the_tre
     summary = result.stdout.str().split("short test summary")[-1]
     assert "test_innocent" not in summary
     assert "thread_cache" not in summary
+
+
+def test_anyio_runner_tasks_are_recorded_without_a_start_site(run_leakcheck):
+    # They are infrastructure whatever they do, so no report shows where they
+    # started: a start of one walks no stack (two per anyio test). A task the
+    # test starts still gets its site.
+    result = run_leakcheck(
+        """
+        import asyncio
+        import pytest
+        from pytest_leakcheck._provenance import PROVENANCE
+
+        pytestmark = pytest.mark.anyio
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        async def test_sites():
+            runner = PROVENANCE.task_origins.get(asyncio.current_task())
+            assert runner is not None and runner.sites is None
+            assert runner.owner is not None  # still owned: only the walk is skipped
+            child = asyncio.create_task(asyncio.sleep(0))
+            await child
+            site = PROVENANCE.task_origins.get(child).stack
+            assert site is not None and "test_sites" in [r.qualname for r in site]
+        """
+    )
+    result.assert_outcomes(passed=1)

@@ -15,6 +15,7 @@ import _thread
 import asyncio
 import textwrap
 import threading
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from pytest_leakcheck import _patches
 from pytest_leakcheck._frames import thread_frames
 from pytest_leakcheck._provenance import PROVENANCE, Origins
 from pytest_leakcheck._snapshot import _unchanged, snapshot
+from pytest_leakcheck._tasks import _TASK_SETS, module_tasks, registered_count
 from pytest_leakcheck._verdict import find_leaks
 
 
@@ -230,3 +232,23 @@ def test_the_ring_lists_every_start_since_in_order(count: int, offset: int) -> N
     assert PROVENANCE.started_since(before) == expected
     del expected, obj, started[::2]  # what was freed is not listed
     assert PROVENANCE.started_since(since) == started
+
+
+def test_task_sets_are_looked_up_again_when_asyncio_names_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # They are told apart once and re-checked by identity on every read.
+    assert registered_count() is not None
+    stand_in: weakref.WeakSet[Any] = weakref.WeakSet()
+    marker = _Member()
+    stand_in.add(marker)
+    for name in _TASK_SETS:
+        monkeypatch.setattr(asyncio.tasks, name, stand_in if name == _TASK_SETS[0] else set())
+    assert module_tasks() == [marker]
+    assert registered_count() == 1
+    monkeypatch.setattr(asyncio.tasks, _TASK_SETS[0], object())  # not a set: not countable
+    assert registered_count() is None and module_tasks() is None
+
+
+class _Member:
+    """A weakly referenceable stand-in for a task."""
