@@ -1,10 +1,11 @@
 """Every event loop that may hold a straggler, and the pending tasks on them.
 
-asyncio has no registry of loops: the patches add each loop as it is built
-(or first makes a task). Where asyncio keeps every task of the process in
-module-level sets (3.10-3.13, :mod:`._tasks`), those answer for every loop
-at once, including loops we did not see built (uvloop's, or one made
-before install); on 3.14 the registry and the running loop do.
+Where asyncio keeps every task of the process in module-level sets
+(3.10-3.13, :mod:`._tasks`), those answer for every loop at once, including
+loops we did not see built (uvloop's, or one made before install). asyncio
+has no registry of loops: on 3.14, where it is needed, the patches add each
+loop as it is built (or first makes a task), and that registry and the
+running loop answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ class Loops:
     def __init__(self) -> None:
         self.loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self._strange_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+    @staticmethod
+    def registry_needed() -> bool:
+        """Must the patches add loops here as they are built? Only where
+        asyncio's task sets cannot answer for every loop (3.14): elsewhere
+        :attr:`loops` is never read, and a WeakSet costs a Python call and a
+        weak reference per loop built, closed and first given a task."""
+        return module_tasks() is None
 
     def known_loops(self) -> list[asyncio.AbstractEventLoop]:
         """Every live, unclosed loop we saw built or running (where asyncio keeps

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from os import fstat, getpid
 from typing import Any
 
 __all__ = [
@@ -59,13 +60,13 @@ class _TaskDirectory:
 
     def thread_count(self) -> int | None:
         """How many OS threads this process has now (None: no ``/proc``)."""
-        if self._pid == os.getpid():
+        if self._pid == getpid():
             try:
-                st = os.fstat(self._fd)
+                st = fstat(self._fd)
             except OSError:
                 pass
             else:
-                if (st.st_dev, st.st_ino) == self._identity:
+                if st.st_ino == self._identity[1] and st.st_dev == self._identity[0]:
                     return st.st_nlink - 2
         with self._lock:
             return self._reopen()

@@ -137,8 +137,10 @@ def _patch_loop_class(cls: type) -> None:
     original_run_until_complete = cls.run_until_complete  # type: ignore[attr-defined]
     original_call_exception_handler = cls.call_exception_handler  # type: ignore[attr-defined]
     loops = LOOPS.loops
-    # The loop seen last, weakly: asking the WeakSet costs a Python call and a
-    # new weak reference, on every task; a loop makes its tasks in a row.
+    track = LOOPS.registry_needed()
+    # Where loops are registered (see Loops.registry_needed): the loop seen
+    # last, weakly: asking the WeakSet costs a Python call and a new weak
+    # reference, on every task; a loop makes its tasks in a row.
     last_loop: list[Any] = [lambda: None]
     # The runner shutdown step being run now, if any (one identity test per task).
     shutdown_step: list[Any] = [None]
@@ -150,7 +152,7 @@ def _patch_loop_class(cls: type) -> None:
     def create_task(loop: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
         task = original_create_task(loop, coro, *args, **kwargs)
         try:
-            if last_loop[0]() is not loop:
+            if track and last_loop[0]() is not loop:
                 if loop not in loops:
                     loops.add(loop)
                 last_loop[0] = weakref.ref(loop)
@@ -200,7 +202,8 @@ def _patch_loop_class(cls: type) -> None:
         original_close(loop)
         # Only open loops can hold stragglers: a closed one would stay in
         # the registry until collected, and be looked at on every check.
-        loops.discard(loop)
+        if track:
+            loops.discard(loop)
 
     def call_exception_handler(loop: Any, context: dict[str, Any]) -> Any:
         with contextlib.suppress(Exception):
@@ -210,7 +213,8 @@ def _patch_loop_class(cls: type) -> None:
                 LEDGER.record_destroyed(task)
         return original_call_exception_handler(loop, context)
 
-    _STATE.replace(cls, "__init__", __init__)
+    if track:
+        _STATE.replace(cls, "__init__", __init__)
     _STATE.replace(cls, "create_task", create_task)
     _STATE.replace(cls, "run_until_complete", run_until_complete)
     _STATE.replace(cls, "run_forever", run_forever)

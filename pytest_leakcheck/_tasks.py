@@ -30,6 +30,20 @@ def tasks_of(loop: asyncio.AbstractEventLoop) -> list[Any]:
 #: from 3.12, a plain set of eager tasks. 3.14 keeps them per thread, in C.
 _TASK_SETS = ("_all_tasks",) if sys.version_info < (3, 12) else ("_scheduled_tasks", "_eager_tasks")
 
+if sys.version_info < (3, 12):
+
+    def _named() -> tuple[Any, ...]:
+        """What asyncio names its task sets now (attribute reads: ``vars()``
+        and ``map`` cost twice the rest of a count)."""
+        return (getattr(asyncio.tasks, "_all_tasks", None),)
+
+else:
+
+    def _named() -> tuple[Any, ...]:
+        """What asyncio names its task sets now (see above)."""
+        tasks = asyncio.tasks
+        return (getattr(tasks, "_scheduled_tasks", None), getattr(tasks, "_eager_tasks", None))
+
 
 class _Registry:
     """asyncio's task sets, told apart once: every check reads them, and
@@ -44,8 +58,8 @@ class _Registry:
         self.sets: list[tuple[set[Any], bool]] | None = None
 
     def current(self) -> list[tuple[set[Any], bool]] | None:
-        named = tuple(map(vars(asyncio.tasks).get, _TASK_SETS))
-        if named != self.named:  # (identity first: equal when nothing was renamed)
+        named = _named()
+        if named != self.named:  # (each member by identity first: cheap while unchanged)
             self.named, self.sets = named, self._tell_apart(named)
         return self.sets
 

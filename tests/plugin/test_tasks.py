@@ -215,3 +215,46 @@ def test_a_thousand_leaked_tasks_give_a_short_report(run_leakcheck):
         ["leakcheck: this test left 1000 reaped tasks behind", "*+ 999 more like it: *and 989 more"]
     )
     assert len(result.stdout.lines) < 120
+
+
+def test_where_task_sets_cannot_be_counted_the_loops_seen_built_answer(run_leakcheck, pytester):
+    # Python 3.14 keeps tasks per thread, in C: there the patches register
+    # every loop built and ask each for its tasks. Simulated here by hiding
+    # the module-level sets before the plugin installs its patches.
+    pytester.makeconftest(
+        """
+        from pytest_leakcheck import _tasks
+        _tasks._named = lambda: (None,)
+        """
+    )
+    result = run_leakcheck(
+        """
+        import asyncio
+
+        from pytest_leakcheck import _loops, _tasks
+
+        KEEP = []
+
+        async def forever():
+            await asyncio.Event().wait()
+
+        def test_leaves_a_task_on_an_open_loop():
+            assert _tasks.module_tasks() is None and _loops.LOOPS.registry_needed()
+            loop = asyncio.new_event_loop()
+            KEEP.append(loop)
+            KEEP.append(loop.create_task(forever(), name="left-on-an-open-loop"))
+            loop.run_until_complete(asyncio.sleep(0))
+
+        def test_innocent():
+            asyncio.run(asyncio.sleep(0))
+        """
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaves_a_task_on_an_open_loop*",
+            "*task 'left-on-an-open-loop'*",
+            "*started at (most recent call last):",
+            '*KEEP.append(loop.create_task(forever(), name="left-on-an-open-loop"))',
+        ]
+    )
