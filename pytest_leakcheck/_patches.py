@@ -28,14 +28,21 @@ from ._frames import enter_run, exit_run, set_run_wrapper_codes
 from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._on_import import when_imported
-from ._pools import runs_infrastructure
 from ._provenance import PROVENANCE
 
 __all__ = ["ensure_installed", "install", "installed", "uninstall"]
 
-#: Coroutines an event-loop runner starts as tasks while it closes a loop.
-_RUNNER_SHUTDOWN_STEPS = frozenset(
-    {"BaseEventLoop.shutdown_asyncgens", "BaseEventLoop.shutdown_default_executor"}
+#: Coroutines a runner hands to ``run_until_complete`` whose start site says
+#: nothing (by qualified name, once per run): the steps a runner takes while
+#: it closes a loop, and anyio's test runner's call into its runner task (an
+#: exempt task; see ``_pools.INFRASTRUCTURE``). A check per start instead
+#: would cost every task ~150 ns.
+_RUNNERS_OWN = frozenset(
+    {
+        "BaseEventLoop.shutdown_asyncgens",
+        "BaseEventLoop.shutdown_default_executor",
+        "TestRunner._call_in_runner_task",
+    }
 )
 
 #: Modules holding a ``_cancel_all_tasks(loop)`` that a runner calls at close.
@@ -133,7 +140,6 @@ def _patch_loop_class(cls: type) -> None:
     original_close = cls.close  # type: ignore[attr-defined]
     original_run_forever = cls.run_forever  # type: ignore[attr-defined]
     record, task_origins = PROVENANCE.record_start, PROVENANCE.task_origins
-    runner_task = runs_infrastructure
     original_run_until_complete = cls.run_until_complete  # type: ignore[attr-defined]
     original_call_exception_handler = cls.call_exception_handler  # type: ignore[attr-defined]
     loops = LOOPS.loops
@@ -142,8 +148,8 @@ def _patch_loop_class(cls: type) -> None:
     # last, weakly: asking the WeakSet costs a Python call and a new weak
     # reference, on every task; a loop makes its tasks in a row.
     last_loop: list[Any] = [lambda: None]
-    # The runner shutdown step being run now, if any (one identity test per task).
-    shutdown_step: list[Any] = [None]
+    # The runner's own step being run now, if any (one identity test per task).
+    runners_own: list[Any] = [None]
 
     def __init__(loop: Any, *args: Any, **kwargs: Any) -> None:
         original_init(loop, *args, **kwargs)
@@ -158,9 +164,9 @@ def _patch_loop_class(cls: type) -> None:
                 last_loop[0] = weakref.ref(loop)
             if LEDGER.watching_creates:
                 LEDGER.on_create(task, coro)
-            # A runner's own shutdown steps (see run_until_complete) and tasks:
-            # where they start says nothing, and they start deep in the runner.
-            record(task_origins, task, 1, coro is not shutdown_step[0] and not runner_task(coro))
+            # A runner's own steps (see run_until_complete): where they start
+            # says nothing, and they start deep in the runner.
+            record(task_origins, task, 1, coro is not runners_own[0])
         except Exception:  # bookkeeping must never break task creation
             pass
         return task
@@ -173,9 +179,9 @@ def _patch_loop_class(cls: type) -> None:
             exit_run(previous)
 
     def run_until_complete(loop: Any, future: Any) -> Any:
-        step = getattr(future, "__qualname__", None) in _RUNNER_SHUTDOWN_STEPS
+        step = getattr(future, "__qualname__", None) in _RUNNERS_OWN
         if step:
-            shutdown_step[0] = future
+            runners_own[0] = future
         # A run from here: the main task's start and the run_forever inside
         # share the frames above this one (see _frames.capture_sites).
         previous = enter_run(sys._getframe())
@@ -190,7 +196,7 @@ def _patch_loop_class(cls: type) -> None:
         finally:
             exit_run(previous)
             if step:
-                shutdown_step[0] = None
+                runners_own[0] = None
 
     def close(loop: Any) -> None:
         try:

@@ -174,8 +174,8 @@ def worker_state(frame: FrameType | None) -> WorkerState | None:
 
 def runs_infrastructure(coro: object) -> bool:
     """Is a task running *coro* infrastructure whatever it does (an anyio test
-    runner's own task)? Its start site would never be shown, so a start
-    records none (two per anyio test)."""
+    runner's own task)? Asked before anything else about a task a runner
+    reaps: one per anyio test, whose name need not be built."""
     qualname = getattr(coro, "__qualname__", None)
     return isinstance(qualname, str) and qualname.endswith(_ANYIO_RUNNER_TASKS)
 
