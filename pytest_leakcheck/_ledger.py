@@ -20,7 +20,7 @@ from typing import Any
 
 from ._describe import coroutine_name
 from ._frames import FrameRecord, await_chain, frame_stack, waiting_on
-from ._pools import infrastructure_reason, runs_infrastructure
+from ._pools import infrastructure_reason
 from ._provenance import PROVENANCE
 from ._tasks import tasks_of
 from ._values import Origin, ReapedTask
@@ -95,10 +95,7 @@ class Ledger:
         keep_ref: bool = True,
     ) -> None:
         try:
-            coro = task.get_coro()
-            if runs_infrastructure(coro):  # (one per anyio test: its runner's task)
-                return
-            coroutine = coroutine_name(coro)
+            coroutine = coroutine_name(task.get_coro())
             if infrastructure_reason("reaped task", "", coroutine, ()) is not None:
                 return  # a test runner's own task: not worth a description
             if origin is None:

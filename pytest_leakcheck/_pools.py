@@ -20,7 +20,6 @@ __all__ = [
     "WorkerState",
     "infrastructure_reason",
     "is_pool_worker",
-    "runs_infrastructure",
     "worker_state",
 ]
 
@@ -170,14 +169,6 @@ def worker_state(frame: FrameType | None) -> WorkerState | None:
         queue = getattr(local.get("self"), "queue", None)
     busy = in_trio_job if job_local is None else job is not None
     return WorkerState(pool, job, busy, _pending(queue))
-
-
-def runs_infrastructure(coro: object) -> bool:
-    """Is a task running *coro* infrastructure whatever it does (an anyio test
-    runner's own task)? Asked before anything else about a task a runner
-    reaps: one per anyio test, whose name need not be built."""
-    qualname = getattr(coro, "__qualname__", None)
-    return isinstance(qualname, str) and qualname.endswith(_ANYIO_RUNNER_TASKS)
 
 
 def infrastructure_reason(
