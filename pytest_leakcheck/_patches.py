@@ -28,20 +28,21 @@ from ._frames import enter_run, exit_run, set_run_wrapper_codes
 from ._ledger import LEDGER
 from ._loops import LOOPS
 from ._on_import import when_imported
+from ._pools import ANYIO_RUNNER_TASKS
 from ._provenance import PROVENANCE
 
 __all__ = ["ensure_installed", "install", "installed", "uninstall"]
 
 #: Coroutines a runner hands to ``run_until_complete`` whose start site says
 #: nothing (by qualified name, once per run): the steps a runner takes while
-#: it closes a loop, and anyio's test runner's call into its runner task (an
-#: exempt task; see ``_pools.INFRASTRUCTURE``). A check per start instead
-#: would cost every task ~150 ns.
+#: it closes a loop, and anyio's exempt test runner coroutines (the exemption's
+#: own names, ``_pools.ANYIO_RUNNER_TASKS``; its call into the runner task is
+#: the one handed over). A check per start instead would cost every task ~150 ns.
 _RUNNERS_OWN = frozenset(
     {
         "BaseEventLoop.shutdown_asyncgens",
         "BaseEventLoop.shutdown_default_executor",
-        "TestRunner._call_in_runner_task",
+        *ANYIO_RUNNER_TASKS,
     }
 )
 

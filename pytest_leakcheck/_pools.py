@@ -16,6 +16,7 @@ from types import FrameType
 from ._frames import FrameRecord
 
 __all__ = [
+    "ANYIO_RUNNER_TASKS",
     "INFRASTRUCTURE",
     "WorkerState",
     "infrastructure_reason",
@@ -86,7 +87,9 @@ INFRASTRUCTURE: tuple[tuple[str, str, str], ...] = (
 
 _WHY = {what: why for what, _, why in INFRASTRUCTURE}
 
-_ANYIO_RUNNER_TASKS = (
+#: Qualified names of anyio's test runner coroutines (the exemption matches a
+#: task's ``module.qualname`` ending in one).
+ANYIO_RUNNER_TASKS = (
     "TestRunner._run_tests_and_fixtures",
     "TestRunner._call_in_runner_task",
 )
@@ -176,7 +179,7 @@ def infrastructure_reason(
 ) -> str | None:
     """Why this thread/task is infrastructure rather than a leak, or None."""
     if kind in ("task", "reaped task", "destroyed task"):
-        if target and target.endswith(_ANYIO_RUNNER_TASKS):
+        if target and target.endswith(ANYIO_RUNNER_TASKS):
             return _WHY["anyio test runner tasks"]
         if target in _ANYIO_PROCESS_POOL_TASKS:
             return _WHY["anyio process pool shutdown task"]
